@@ -1,0 +1,5 @@
+// Image I/O and resampling used by the pipeline: decode PNG/JPEG to planar float RGB, resize/crop, write PNGs.
+export { type RgbImage, type Box, ImageDecodeError } from './types.js';
+export { decodeImage, readImage, DEFAULT_MAX_PIXELS } from './decode.js';
+export { resizeBilinear, cropAndResize, toGray } from './resize.js';
+export { encodePng, rgbToRgba8 } from './encode.js';
