@@ -23,6 +23,23 @@ export interface ConvertOptions {
   name?: string;
   /** Extra key/value pairs stored in the ONNX metadata. */
   metadata?: Record<string, string>;
+  /**
+   * For each output computed by a Softmax, also output the Softmax's input as `<output>_logits`,
+   * so that a `logit` score can be read from a model that ends in softmax. Default true.
+   */
+  exposeLogits?: boolean;
+}
+
+/** Adds `<name>_logits` outputs for outputs that are (through Identity ops) a Softmax. */
+function withLogitOutputs(model: TfGraphModel): TfGraphModel {
+  const byName = new Map(model.nodes.map((n) => [n.name, n]));
+  const extra: TfGraphModel['outputs'] = [];
+  for (const out of model.outputs) {
+    let node = byName.get(parseRef(out.ref)[0]);
+    while (node && node.op === 'Identity' && node.inputs[0]) node = byName.get(parseRef(node.inputs[0])[0]);
+    if (node?.op === 'Softmax' && node.inputs[0]) extra.push({ name: `${out.name}_logits`, ref: node.inputs[0] });
+  }
+  return { ...model, outputs: [...model.outputs, ...extra] };
 }
 
 export interface ConvertedModel {
@@ -63,6 +80,7 @@ function topologicalOrder(model: TfGraphModel): TfGraphModel['nodes'] {
 
 /** Converts a loaded TF.js graph model into an in-memory ONNX model. */
 export function convertTfjsGraph(model: TfGraphModel, options: ConvertOptions = {}): ConvertedModel {
+  if (options.exposeLogits ?? true) model = withLogitOutputs(model);
   const ctx = new ConvertContext(model);
   const inputs: OnnxValueInfo[] = [];
   ctx.reserve(model.outputs.map((o) => o.name));

@@ -1,0 +1,49 @@
+/** `csm`: dispatches to one file per sub-command. Keep this thin: parse, call the library, print. */
+import { createRequire } from 'node:module';
+import { modelsCommand } from './models.js';
+import { EXIT, print, report, warn } from './output.js';
+
+type Command = { run: (args: string[]) => Promise<number>; summary: string };
+
+const COMMANDS: Record<string, Command> = {
+  models: { run: modelsCommand, summary: 'list, inspect and convert face models (the zoo, or any TF.js graph model)' },
+};
+
+function version(): string {
+  const require = createRequire(import.meta.url);
+  return (require('../../../package.json') as { version: string }).version;
+}
+
+export const HELP = `csm ${version()}: Canonical Saliency Maps for deep face models.
+
+Occludes small patches centred on densely aligned face points, measures the drop in the
+model's confidence, and paints each drop onto the same place of a canonical frontal face.
+
+Usage: csm <command> [options]     (csm <command> --help for details)
+
+Commands:
+${Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(10)} ${c.summary}`).join('\n')}
+
+Exit codes: 0 success, 1 failure (the message names the file and cause), 2 bad command line.`;
+
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...args] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    print(HELP);
+    return name ? EXIT.ok : EXIT.usage;
+  }
+  if (name === '--version' || name === '-v') {
+    print(version());
+    return EXIT.ok;
+  }
+  const command = COMMANDS[name];
+  if (!command) {
+    warn(`csm: unknown command "${name}". Commands: ${Object.keys(COMMANDS).join(', ')}. Run "csm --help".`);
+    return EXIT.usage;
+  }
+  try {
+    return await command.run(args);
+  } catch (e) {
+    return report(e, name);
+  }
+}

