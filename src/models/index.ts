@@ -6,3 +6,4 @@ export * from './spec.js';
 export { ZOO, ZOO_NAMES, ZOO_PACKAGE, zooEntry, type ZooEntry } from './zoo.js';
 export { cacheDir, ensureZooModel, zooPackageDir, type ZooModelFile } from './cache.js';
 export { loadFaceModel, openSession, readSignature, readSpecFile, resolveModel, type FaceModel, type ResolvedModel } from './load.js';
+export { toModelInput, inputShape, GRAY_WEIGHTS } from './preprocess.js';

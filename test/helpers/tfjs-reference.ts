@@ -57,9 +57,20 @@ export async function loadTfjsReference(modelJsonPath: string): Promise<GraphMod
 /** Runs the model on an NHWC batch; returns each output's data keyed by the output node name. */
 export async function runTfjs(model: GraphModel, nhwc: Float32Array, shape: number[], outputNodes: string[]): Promise<Float32Array[]> {
   const input = tf.tensor(nhwc, shape, 'float32');
-  const res = (await model.executeAsync(input, outputNodes)) as tf.Tensor | tf.Tensor[];
+  const res = model.execute(input, outputNodes) as tf.Tensor | tf.Tensor[];
   const list = Array.isArray(res) ? res : [res];
   const out = await Promise.all(list.map(async (t) => new Float32Array(await t.data())));
+  input.dispose();
+  list.forEach((t) => t.dispose());
+  return out;
+}
+
+/** Like `runTfjs`, but also returns each output's shape (so that axis-order mistakes show). */
+export async function runTfjsShaped(model: GraphModel, nhwc: Float32Array, shape: number[], outputNodes: string[]): Promise<{ data: Float32Array; shape: number[] }[]> {
+  const input = tf.tensor(nhwc, shape, 'float32');
+  const res = model.execute(input, outputNodes) as tf.Tensor | tf.Tensor[];
+  const list = Array.isArray(res) ? res : [res];
+  const out = await Promise.all(list.map(async (t) => ({ data: Float32Array.from(await t.data() as ArrayLike<number>), shape: [...t.shape] })));
   input.dispose();
   list.forEach((t) => t.dispose());
   return out;
