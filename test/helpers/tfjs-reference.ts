@@ -75,3 +75,18 @@ export async function runTfjsShaped(model: GraphModel, nhwc: Float32Array, shape
   list.forEach((t) => t.dispose());
   return out;
 }
+
+/**
+ * Runs `fn` with TF.js on another backend (models loaded inside it keep their weights there),
+ * then restores the previous one. For cases where the wasm backend itself is wrong.
+ */
+export async function withTfBackend<T>(backend: 'cpu' | 'wasm', fn: () => Promise<T>): Promise<T> {
+  await tfReady();
+  const previous = tf.getBackend();
+  if (!(await tf.setBackend(backend))) throw new Error(`TF.js backend "${backend}" cannot start`);
+  try {
+    return await fn();
+  } finally {
+    await tf.setBackend(previous);
+  }
+}

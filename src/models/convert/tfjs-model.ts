@@ -91,10 +91,12 @@ function decodeWeight(e: ManifestEntry, bytes: Uint8Array): TfWeight {
     for (let k = 0; k < count; k++) out[k] = halfToFloat(halves[k]!);
   } else {
     // Affine quantization: value = q * scale + min (TF.js's uint8 / uint16 weight compression).
+    // Like TF.js, int32 weights round to the nearest integer (an Int32Array store would truncate).
     const stored = q.dtype === 'uint8' ? aligned : new Uint16Array(aligned.buffer, 0, count);
     const scale = q.scale ?? 1;
     const min = q.min ?? 0;
-    for (let k = 0; k < count; k++) out[k] = stored[k]! * scale + min;
+    const toInt = dtype === 'int32';
+    for (let k = 0; k < count; k++) out[k] = toInt ? Math.round(stored[k]! * scale + min) : stored[k]! * scale + min;
   }
   return { name: e.name, dtype, shape: e.shape, data: out };
 }
