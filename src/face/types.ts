@@ -3,8 +3,9 @@
  * because meshes and dense correspondences are read in hot loops and handed to the GPU as is.
  */
 
-/** An axis-aligned box in image pixels. */
-export interface Box { x: number; y: number; width: number; height: number }
+import type { Box } from '../image/index.js';
+
+export type { Box };
 
 /** One face found by the detector, in the photo's pixels. */
 export interface Detection {

@@ -3,3 +3,6 @@ export { type RgbImage, type Box, ImageDecodeError } from './types.js';
 export { decodeImage, readImage, DEFAULT_MAX_PIXELS } from './decode.js';
 export { resizeBilinear, cropAndResize, toGray } from './resize.js';
 export { encodePng, rgbToRgba8 } from './encode.js';
+export { applyAffine, invertAffine, squareCropMap, warpAffine, type Affine } from './affine.js';
+export { readNpy, readNpyFile, writeNpy, writeNpyFile, NpyError, type NpyArray, type NpyInput, type NpyDtype, type NpyData } from './npy.js';
+export { blendPixel, drawDot, drawLine, drawRect, drawTriangleEdges, type Rgba } from './draw.js';

@@ -1,0 +1,86 @@
+/**
+ * From a photo to aligned faces: detection, choice of face(s), and the 468-point mesh, with typed
+ * errors that name the file and warnings a batch run can log.
+ */
+import { CsmError } from '../errors.js';
+import type { RgbImage } from '../image/index.js';
+import { FaceDetector, type DetectOptions } from './detect.js';
+import { FaceMesher, type MeshOptions } from './mesh.js';
+import type { FaceMesh } from './types.js';
+
+/** Which faces to use when a photo has several: the largest, all of them, or the N-th largest (1-based). */
+export type FaceChoice = 'largest' | 'all' | number;
+
+/** Faces smaller than this (box side, pixels) are aligned but flagged: the mesh gets unreliable. */
+export const SMALL_FACE_PX = 40;
+
+/** Below this presence score the mesh network doubts that its crop shows a face. */
+export const MIN_PRESENCE = 0.5;
+
+export class NoFaceError extends CsmError {
+  constructor(readonly file: string) {
+    super(`no face found in "${file}"`);
+  }
+}
+
+export class FaceChoiceError extends CsmError {
+  constructor(readonly file: string, readonly found: number, readonly wanted: number) {
+    super(`"${file}" has ${found} face${found === 1 ? '' : 's'}; --face ${wanted} asks for face ${wanted} (faces are numbered from 1, largest first)`);
+  }
+}
+
+export interface AlignedFace {
+  mesh: FaceMesh;
+  /** 1-based rank by size among the photo's faces. */
+  rank: number;
+  /** Things a user should know about this face (small, doubtful presence, others ignored). */
+  warnings: string[];
+}
+
+export function parseFaceChoice(text: string): FaceChoice {
+  if (text === 'largest' || text === 'all') return text;
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1) throw new CsmError(`--face takes largest, all or a face number from 1, got "${text}"`);
+  return n;
+}
+
+export interface AlignOptions extends DetectOptions, MeshOptions {
+  face?: FaceChoice;
+}
+
+export class FaceAligner {
+  private constructor(readonly detector: FaceDetector, readonly mesher: FaceMesher) {}
+
+  static async create(): Promise<FaceAligner> {
+    const [detector, mesher] = await Promise.all([FaceDetector.create(), FaceMesher.create()]);
+    return new FaceAligner(detector, mesher);
+  }
+
+  /** The chosen face(s) of a photo with their meshes. `file` names the photo in errors and warnings. */
+  async align(photo: RgbImage, file: string, options: AlignOptions = {}): Promise<AlignedFace[]> {
+    const choice = options.face ?? 'largest';
+    const found = await this.detector.detect(photo, options);
+    if (found.length === 0) throw new NoFaceError(file);
+    let picked: number[];
+    if (choice === 'all') picked = found.map((_, k) => k);
+    else if (choice === 'largest') picked = [0];
+    else if (choice > found.length) throw new FaceChoiceError(file, found.length, choice);
+    else picked = [choice - 1];
+    const faces: AlignedFace[] = [];
+    for (const k of picked) {
+      const detection = found[k]!;
+      const mesh = await this.mesher.mesh(photo, detection, options);
+      const warnings: string[] = [];
+      const side = Math.min(detection.box.width, detection.box.height);
+      if (side < SMALL_FACE_PX) warnings.push(`"${file}": face ${k + 1} is only ${Math.round(side)} px wide (under ${SMALL_FACE_PX} px): its mesh may be inaccurate`);
+      if (mesh.presence < MIN_PRESENCE) warnings.push(`"${file}": face ${k + 1}: the mesh network doubts this is a face (presence ${mesh.presence.toFixed(2)})`);
+      if (choice === 'largest' && found.length > 1) warnings.push(`"${file}": ${found.length} faces found; using the largest (--face all or --face N to choose)`);
+      faces.push({ mesh, rank: k + 1, warnings });
+    }
+    return faces;
+  }
+
+  async dispose(): Promise<void> {
+    await Promise.all([this.detector.dispose(), this.mesher.dispose()]);
+  }
+}
