@@ -15,9 +15,9 @@ import type { CanonicalFrame, Correspondence } from './types.js';
  * barycentric coordinates there.
  *
  * Counts at canonical size 224 (default margin 0.08), from test/face/correspondence.test.ts:
- *   stride  1 → 25,826    stride  2 → 6,464    stride  3 → 2,862    stride  4 → 1,615
- *   stride  5 →  1,037    stride  6 →   711    stride  8 →   398    stride 10 →   259
- * The paper's release uses ~2,194 points per face; stride 3 (2,862) or 4 (1,615) at 224 px
+ *   stride  1 → 25,814    stride  2 → 6,448    stride  3 → 2,869    stride  4 → 1,611
+ *   stride  5 →  1,032    stride  6 →   717    stride  8 →   404    stride 10 →   257
+ * The paper's release uses ~2,194 points per face; stride 3 (2,869) or 4 (1,611) at 224 px
  * brackets that, or scale the stride with the canonical size (points ∝ (size / stride)²).
  */
 export interface DensePoints {
