@@ -111,7 +111,7 @@ test('warpToCanonical of an affinely placed smooth photo matches f(A(p))', async
     }
   }
   console.log(`  photo→canonical (affine): max |error| ${worst.toFixed(4)} over ${mask.reduce((s, m) => s + m, 0)} px`);
-  // Measured 0.036 (bilinear interpolation of f; float32 storage).
+  // Measured 0.035 (bilinear interpolation of f; float32 storage).
   assert.ok(worst < 0.5, `max error ${worst}`);
 });
 
@@ -134,7 +134,7 @@ test('warpToPhoto of a smooth canonical map matches g(A⁻¹(p)) inside the face
   console.log(`  canonical→photo (affine): max |error| ${worst.toFixed(4)} over ${n} interior px (${covered} covered)`);
   // Face area scales by 1.3² = 1.69: 25,814 canonical px → ≈ 43,600 photo px.
   assert.ok(Math.abs(covered / 25814 - SCALE * SCALE) < 0.02, `${covered} covered`);
-  // Measured 0.025.
+  // Measured 0.054.
   assert.ok(worst < 0.5, `max error ${worst}`);
 });
 
@@ -180,14 +180,37 @@ function roundTrip(fr: CanonicalFrame, displace: boolean): { worst: number; mean
 test('round trip photo → canonical → photo, affine mesh', async () => {
   const r = roundTrip(await getFrame(), false);
   console.log(`  round trip (affine): max ${r.worst.toFixed(4)}, mean ${r.mean.toFixed(4)} over ${r.n} px·channels`);
-  // Measured max 0.12, mean 0.02: two bilinear interpolations, the canonical grid 1.3× coarser.
+  // Measured max 0.091, mean 0.017: two bilinear interpolations, the canonical grid 1.3× coarser.
   assert.ok(r.worst < 0.5, `max error ${r.worst}`);
 });
 
 test('round trip photo → canonical → photo, smoothly displaced (non-affine) mesh', async () => {
   const r = roundTrip(await getFrame(), true);
   console.log(`  round trip (non-affine): max ${r.worst.toFixed(4)}, mean ${r.mean.toFixed(4)} over ${r.n} px·channels`);
-  assert.ok(r.worst < 1, `max error ${r.worst}`);
+  // Measured max 0.109, mean 0.018: the displacement (gradient ≤ 0.11) keeps the map smooth per triangle.
+  assert.ok(r.worst < 0.5, `max error ${r.worst}`);
+});
+
+test('round trip canonical → photo → canonical, smoothly displaced mesh', async () => {
+  const fr = await getFrame();
+  const { xy, xyz } = photoMesh(fr, true);
+  const map = new Float32Array(SIZE * SIZE);
+  for (let j = 0; j < SIZE; j++) for (let i = 0; i < SIZE; i++) map[j * SIZE + i] = g(i + 0.5, j + 0.5);
+  const { values } = warpToPhoto(map, fr, xyz, W, H);
+  // A grey photo carrying the pulled-back map, warped back to the canonical frame.
+  const grey: RgbImage = { width: W, height: H, data: new Float32Array(3 * W * H) };
+  for (let c = 0; c < 3; c++) grey.data.set(values, c * W * H);
+  const { image, mask } = warpToCanonicalMasked(grey, xy, fr);
+  const interior = erode(mask, SIZE, SIZE, 2);
+  let worst = 0, n = 0;
+  for (let p = 0; p < SIZE * SIZE; p++) {
+    if (!interior[p]) continue;
+    worst = Math.max(worst, Math.abs(image.data[p] - map[p]));
+    n++;
+  }
+  console.log(`  round trip canonical→photo→canonical (non-affine): max ${worst.toFixed(4)} over ${n} px`);
+  // Measured max 0.083 (photo pixels are 1.3× finer, so going out and back loses little).
+  assert.ok(worst < 0.5, `max error ${worst}`);
 });
 
 test.run();
