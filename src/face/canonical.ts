@@ -20,8 +20,10 @@
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import protobuf from 'protobufjs';
 import { CsmError } from '../errors.js';
+import { readImage, resizeBilinear, type RgbImage } from '../image/index.js';
 import type { CanonicalFaceModel, CanonicalFrame } from './types.js';
 
 /** Vertices and triangles of MediaPipe's 468-landmark face mesh; anything else is a different model. */
@@ -206,4 +208,17 @@ export function canonicalFrame(model: CanonicalFaceModel, size: number, margin =
     z[i] = vertices[3 * i + 2] * scale;
   }
   return { size, xy, z, triangles: model.triangles, count };
+}
+
+/** Side of the shipped canonical face image assets/canonical-face.png. */
+export const CANONICAL_IMAGE_SIZE = 512;
+
+/**
+ * csm's canonical face image F at `size`×`size`, aligned with `canonicalFrame(model, size)`: the
+ * shipped 512-px mean face (scripts/make-canonical-face.ts), resampled when another size is asked.
+ */
+export async function canonicalFaceImage(size = CANONICAL_IMAGE_SIZE): Promise<RgbImage> {
+  // Compiled to dist/src/face/: the assets folder is three levels up, at the package root.
+  const img = await readImage(fileURLToPath(new URL('../../../assets/canonical-face.png', import.meta.url)));
+  return size === img.width ? img : resizeBilinear(img, size, size);
 }
