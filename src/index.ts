@@ -2,3 +2,6 @@
 export * from './errors.js';
 export * from './models/index.js';
 export * from './image/index.js';
+export * from './face/index.js';
+export { meshOverlay } from './report/figures.js';
+export { samplePhotos, type SamplePhoto } from './samples/photos.js';
