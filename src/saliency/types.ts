@@ -42,15 +42,15 @@ export interface OcclusionPlan {
  * TypeScript, GPU WGSL) implements the same thing:
  * - `index`: φ = out[index] (a probability or logit that the model outputs directly, or a value)
  * - `softmax`: φ = softmax(out)[index]
- * - `log-softmax`: φ = log softmax(out)[index] (a logit score for a softmax-only model, up to a
- *   per-image constant that the occlusion changes: documented as a fallback)
+ * - `log`: φ = log out[index] (the log-probability: the `logit` score of a model that outputs only
+ *   softmax probabilities; it equals the logit minus a log-sum-exp that occlusion also changes)
  * - `sigmoid-logit`: out holds p; φ = sign · log(p / (1 − p)) (sign −1 scores the negative class)
  * - `one-minus`: φ = 1 − out[index] (the negative class of a sigmoid head)
  * - `cosine-max`: φ = max over references r of cos(out, r) (Eq. 7; Eq. 8 with `pair`)
  */
 export interface ScoreSpec {
   output: string;
-  kind: 'index' | 'softmax' | 'log-softmax' | 'sigmoid-logit' | 'one-minus' | 'cosine-max';
+  kind: 'index' | 'softmax' | 'log' | 'sigmoid-logit' | 'one-minus' | 'cosine-max';
   index: number;
   /** sigmoid-logit: +1 for the positive class, −1 for the negative. */
   sign?: number;

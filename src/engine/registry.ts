@@ -1,0 +1,41 @@
+/**
+ * Engines by name with a priority, in the manner of onnxruntime-web's backend registry: `auto`
+ * tries them from the highest priority down, remembers why each failed, and if none starts
+ * throws one error that lists every engine's reason.
+ */
+import { CsmError } from '../errors.js';
+import type { ResolvedModel } from '../models/load.js';
+import type { Engine, EngineOptions, EngineSession } from './types.js';
+
+interface Registered { load: () => Promise<Engine>; priority: number }
+
+const ENGINES = new Map<string, Registered>();
+
+export function registerEngine(name: string, load: () => Promise<Engine>, priority: number): void {
+  ENGINES.set(name, { load, priority });
+}
+
+export function engineNames(): string[] {
+  return [...ENGINES.entries()].sort((a, b) => b[1].priority - a[1].priority).map(([n]) => n);
+}
+
+export class NoEngineError extends CsmError {}
+
+/** Opens `model` on the named engine, or on the first that starts for `auto`. */
+export async function openEngine(choice: string, model: ResolvedModel, options: EngineOptions = {}): Promise<EngineSession> {
+  const names = choice === 'auto' ? engineNames() : [choice];
+  const reasons: string[] = [];
+  for (const name of names) {
+    const entry = ENGINES.get(name);
+    if (!entry) throw new NoEngineError(`unknown backend "${name}" (backends: auto, ${engineNames().join(', ')})`);
+    try {
+      return await (await entry.load()).open(model, options);
+    } catch (e) {
+      if (choice !== 'auto') throw e;
+      reasons.push(`${name}: ${(e as Error).message}`);
+    }
+  }
+  throw new NoEngineError(`no backend could start:\n  ${reasons.join('\n  ')}`);
+}
+
+registerEngine('cpu', async () => (await import('./cpu/engine.js')).cpuEngine, 0);

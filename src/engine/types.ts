@@ -1,0 +1,42 @@
+/**
+ * The engine interface: what runs an occlusion plan. The CPU engine (onnxruntime-node + TypeScript
+ * kernels) is the reference; the WebGPU engine must equal it on the same plan within a stated
+ * tolerance. Engines receive fully built plans and score specs: they never re-derive geometry.
+ */
+import type { ResolvedModel } from '../models/load.js';
+import type { CisMap, OcclusionPlan, ScoreSpec } from '../saliency/types.js';
+
+export interface CisRequest {
+  /** The unoccluded input image I as one model-input tensor (the model's layout, normalised). */
+  input: Float32Array;
+  plan: OcclusionPlan;
+  score: ScoreSpec;
+  /**
+   * Verification (Eq. 8): the pair's other image and its plan, whose points are the same canonical
+   * points in the same order; point n is occluded in both images at once.
+   */
+  pair?: { input: Float32Array; plan: OcclusionPlan };
+}
+
+export interface EngineSession {
+  readonly engine: string;
+  /** Occluded copies scored per forward pass. */
+  readonly batch: number;
+  /** Forward pass of `rows` whole images (concatenated tensors); returns the named outputs. */
+  infer(inputs: Float32Array, rows: number, outputs: string[]): Promise<Record<string, Float32Array>>;
+  /** Algorithm 1 for one image: every plan point occluded, scored and painted on the canonical grid. */
+  computeCis(request: CisRequest): Promise<CisMap>;
+  dispose(): Promise<void>;
+}
+
+export interface EngineOptions {
+  /** Occluded copies per forward pass; engines pick a default from the model and device. */
+  batch?: number;
+  /** CPU threads for inference (onnxruntime intra-op threads). */
+  threads?: number;
+}
+
+export interface Engine {
+  readonly name: string;
+  open(model: ResolvedModel, options?: EngineOptions): Promise<EngineSession>;
+}

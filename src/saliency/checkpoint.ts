@@ -1,0 +1,241 @@
+/**
+ * Checkpoints of a {@link CmsAccumulator} (design.md: "Long runs checkpoint them"), so that a run
+ * resumed from one ends with exactly the bytes of an uninterrupted run.
+ *
+ * A checkpoint is three files in one directory:
+ * - `cms-sum.npy`: the sums, float64, shape (size, size). Float64 keeps them exact (they are
+ *   multiples of 2^-24 below 2^29, see cms.ts).
+ * - `cms-coverage.npy`: the per-pixel coverage, **int32**, shape (size, size). The .npy writer has
+ *   no uint32; coverage ≤ images, and saving refuses (CsmError) an accumulator with a coverage
+ *   above 2^31 − 1 (two billion images, far beyond any run), so int32 holds it exactly and reads
+ *   as a plain integer array in NumPy. Loading refuses negative values.
+ * - `cms-state.json`: `{ format: "csm-cms-checkpoint", version: 1, size, images, bound, ids,
+ *   convergence, files: { "cms-sum.npy": { sha256, bytes }, "cms-coverage.npy": {…} }, extra }`.
+ *   The numbers are JSON doubles, which JavaScript writes in shortest round-trip form, so they
+ *   load back bit for bit.
+ *
+ * Atomicity: each file is written to a temporary name in the same directory (same file system),
+ * flushed to disk, then renamed over its final name; the .npy files first, the JSON last. The JSON
+ * records the SHA-256 of the exact bytes of both .npy files, so a checkpoint torn by a crash
+ * between the renames (new .npy files with the old JSON, or one new .npy file) fails to load with
+ * a hash mismatch instead of loading wrong data. Such a crash does lose the previous checkpoint;
+ * a caller that must always keep a loadable one can alternate between two directories.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { CsmError } from '../errors.js';
+import { readNpy, writeNpy } from '../image/npy.js';
+import { CmsAccumulator, type CmsConvergencePoint } from './cms.js';
+
+export const CHECKPOINT_FORMAT = 'csm-cms-checkpoint';
+export const CHECKPOINT_VERSION = 1;
+export const SUM_FILE = 'cms-sum.npy';
+export const COVERAGE_FILE = 'cms-coverage.npy';
+export const STATE_FILE = 'cms-state.json';
+
+/** A checkpoint that cannot be written or read. `file` is the path at fault. */
+export class CheckpointError extends CsmError {
+  readonly file: string;
+
+  constructor(file: string, reason: string, options?: { cause?: unknown; action?: 'save' | 'load' }) {
+    super(`cannot ${options?.action ?? 'load'} CMS checkpoint file "${file}": ${reason}`, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.file = file;
+  }
+}
+
+interface FileRecord {
+  sha256: string;
+  bytes: number;
+}
+
+interface StateJson {
+  format: string;
+  version: number;
+  size: number;
+  images: number;
+  bound: number;
+  ids: string[];
+  convergence: CmsConvergencePoint[];
+  files: Record<string, FileRecord>;
+  extra: Record<string, unknown>;
+}
+
+function sha256(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+/** Writes bytes to a temporary file in `dir`, flushes it, and renames it to `dir/name`. */
+async function writeAtomic(dir: string, name: string, bytes: Uint8Array): Promise<void> {
+  const final = join(dir, name);
+  const temp = join(dir, `.${name}.tmp-${process.pid}-${randomBytes(6).toString('hex')}`);
+  try {
+    const fh = await open(temp, 'wx');
+    try {
+      await fh.writeFile(bytes);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await rename(temp, final);
+  } catch (e) {
+    await rm(temp, { force: true }).catch(() => undefined);
+    throw new CheckpointError(final, (e as Error).message, { cause: e, action: 'save' });
+  }
+}
+
+/** Flushes the directory entry (the renames) where the platform allows it. */
+async function syncDir(dir: string): Promise<void> {
+  try {
+    const fh = await open(dir, 'r');
+    try {
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+  } catch {
+    // Not supported on every platform (e.g. Windows); the renames are still atomic.
+  }
+}
+
+/**
+ * Saves `acc` into `dir` (created if missing) as cms-sum.npy, cms-coverage.npy and cms-state.json,
+ * atomically (see the module comment). `extra` is any JSON-serialisable object (run parameters,
+ * the image list still to do, …) and comes back from {@link loadAccumulator} as saved.
+ */
+export async function saveAccumulator(dir: string, acc: CmsAccumulator, extra: object = {}): Promise<void> {
+  const statePath = join(dir, STATE_FILE);
+  let extraJson: unknown;
+  try {
+    extraJson = JSON.parse(JSON.stringify(extra) ?? 'null');
+  } catch (e) {
+    throw new CheckpointError(statePath, `extra is not JSON-serialisable: ${(e as Error).message}`, { cause: e, action: 'save' });
+  }
+  if (typeof extraJson !== 'object' || extraJson === null || Array.isArray(extraJson)) {
+    throw new CheckpointError(statePath, 'extra must be a plain JSON object', { action: 'save' });
+  }
+
+  const { size } = acc;
+  const coverage = new Int32Array(acc.coverage.length);
+  for (let i = 0; i < coverage.length; i++) {
+    const c = acc.coverage[i]!;
+    if (c > 0x7fffffff) throw new CheckpointError(join(dir, COVERAGE_FILE), `coverage ${c} does not fit int32`, { action: 'save' });
+    coverage[i] = c;
+  }
+  const sumBytes = writeNpy({ dtype: 'float64', shape: [size, size], data: acc.sum.slice() }, join(dir, SUM_FILE));
+  const coverageBytes = writeNpy({ dtype: 'int32', shape: [size, size], data: coverage }, join(dir, COVERAGE_FILE));
+
+  const state: StateJson = {
+    format: CHECKPOINT_FORMAT,
+    version: CHECKPOINT_VERSION,
+    size,
+    images: acc.images,
+    bound: acc.bound,
+    ids: [...acc.ids],
+    convergence: acc.convergence.map((p) => ({ images: p.images, change: p.change })),
+    files: {
+      [SUM_FILE]: { sha256: sha256(sumBytes), bytes: sumBytes.length },
+      [COVERAGE_FILE]: { sha256: sha256(coverageBytes), bytes: coverageBytes.length },
+    },
+    extra: extraJson as Record<string, unknown>,
+  };
+  const stateBytes = new TextEncoder().encode(JSON.stringify(state, null, 1) + '\n');
+
+  try {
+    await mkdir(dir, { recursive: true });
+  } catch (e) {
+    throw new CheckpointError(dir, `cannot create the directory: ${(e as Error).message}`, { cause: e, action: 'save' });
+  }
+  await writeAtomic(dir, SUM_FILE, sumBytes);
+  await writeAtomic(dir, COVERAGE_FILE, coverageBytes);
+  await syncDir(dir);
+  await writeAtomic(dir, STATE_FILE, stateBytes);
+  await syncDir(dir);
+}
+
+async function readBytes(path: string): Promise<Uint8Array> {
+  try {
+    return await readFile(path);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    const reason = code === 'ENOENT' ? 'file is missing' : code === 'EISDIR' ? 'is a directory' : (e as Error).message;
+    throw new CheckpointError(path, reason, { cause: e });
+  }
+}
+
+/**
+ * Loads a checkpoint written by {@link saveAccumulator}. Throws a {@link CheckpointError} naming
+ * the file for a missing file, bad JSON, an unknown format or version, a hash or length mismatch
+ * (a torn or corrupted checkpoint), an array of the wrong dtype or size, or inconsistent contents.
+ */
+export async function loadAccumulator(dir: string): Promise<{ acc: CmsAccumulator; extra: Record<string, unknown> }> {
+  const statePath = join(dir, STATE_FILE);
+  const stateText = new TextDecoder().decode(await readBytes(statePath));
+  let raw: unknown;
+  try {
+    raw = JSON.parse(stateText);
+  } catch (e) {
+    throw new CheckpointError(statePath, `not valid JSON: ${(e as Error).message}`, { cause: e });
+  }
+  const failState = (why: string): never => {
+    throw new CheckpointError(statePath, why);
+  };
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return failState('not a JSON object');
+  const state = raw as Partial<StateJson>;
+  if (state.format !== CHECKPOINT_FORMAT) failState(`format is ${JSON.stringify(state.format)}, expected "${CHECKPOINT_FORMAT}"`);
+  if (state.version !== CHECKPOINT_VERSION) failState(`unsupported version ${JSON.stringify(state.version)} (this build reads version ${CHECKPOINT_VERSION})`);
+  const size = state.size;
+  if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 1) return failState(`bad size ${JSON.stringify(size)}`);
+  if (typeof state.files !== 'object' || state.files === null) failState('missing "files" record');
+  const extra = state.extra;
+  if (typeof extra !== 'object' || extra === null || Array.isArray(extra)) return failState('missing or bad "extra" object');
+
+  const loadArray = async (name: string, dtype: 'float64' | 'int32') => {
+    const path = join(dir, name);
+    const record = state.files![name];
+    if (typeof record !== 'object' || record === null || typeof record.sha256 !== 'string') failState(`no hash recorded for ${name}`);
+    const bytes = await readBytes(path);
+    const hash = sha256(bytes);
+    if (hash !== record!.sha256 || bytes.length !== record!.bytes) {
+      throw new CheckpointError(
+        path,
+        `sha256 hash mismatch (file ${hash}, ${bytes.length} bytes; ${STATE_FILE} records ${record!.sha256}, ${record!.bytes} bytes): the checkpoint is torn or corrupted`,
+      );
+    }
+    let npy;
+    try {
+      npy = readNpy(bytes, path);
+    } catch (e) {
+      throw new CheckpointError(path, (e as Error).message, { cause: e });
+    }
+    if (npy.dtype !== dtype) throw new CheckpointError(path, `dtype is ${npy.dtype}, expected ${dtype}`);
+    if (npy.shape.length !== 2 || npy.shape[0] !== size || npy.shape[1] !== size) {
+      throw new CheckpointError(path, `size mismatch: shape (${npy.shape.join(', ')}), but ${STATE_FILE} says size ${size} (expected (${size}, ${size}))`);
+    }
+    return npy.data;
+  };
+  const sum = (await loadArray(SUM_FILE, 'float64')) as Float64Array;
+  const coverageI32 = (await loadArray(COVERAGE_FILE, 'int32')) as Int32Array;
+  const coverage = new Uint32Array(coverageI32.length);
+  for (let i = 0; i < coverage.length; i++) {
+    const c = coverageI32[i]!;
+    if (c < 0) throw new CheckpointError(join(dir, COVERAGE_FILE), `negative coverage ${c} at pixel (${i % size}, ${Math.floor(i / size)})`);
+    coverage[i] = c;
+  }
+
+  let acc: CmsAccumulator;
+  try {
+    acc = CmsAccumulator.restore({
+      size,
+      sum,
+      coverage,
+      images: state.images as number,
+      bound: state.bound as number,
+      ids: state.ids as string[],
+      convergence: state.convergence as CmsConvergencePoint[],
+    });
+  } catch (e) {
+    throw new CheckpointError(statePath, (e as Error).message, { cause: e });
+  }
+  return { acc, extra: extra as Record<string, unknown> };
+}

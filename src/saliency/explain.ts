@@ -1,0 +1,183 @@
+/**
+ * Explaining one photo: face → model input I → correspondence in I → plan → engine → CIS. The
+ * correspondence comes from csm's own mesh (dense canonical grid points mapped through the face's
+ * 468-point mesh) or from external dense alignments (PRNet-style, the paper's setup).
+ */
+import { CsmError } from '../errors.js';
+import { FaceAligner, type FaceChoice } from '../face/align.js';
+import { canonicalFrame, loadCanonicalFaceModel } from '../face/canonical.js';
+import { densePoints, mapPoints, meshXYFromXYZ, type DensePoints } from '../face/correspondence.js';
+import type { ExternalAlignment } from '../face/external.js';
+import type { CanonicalFrame, Correspondence } from '../face/types.js';
+import { applyAffine, readImage, warpAffine, type Affine, type RgbImage } from '../image/index.js';
+import type { EngineSession } from '../engine/types.js';
+import { toModelInput } from '../models/preprocess.js';
+import { selectHead, type HeadSpec, type ModelSpec } from '../models/spec.js';
+import { buildPlan, fillValues } from './plan.js';
+import { classProbabilities, headScore, resolveClass } from './score.js';
+import type { CisMap, FillKind, OcclusionPlan, ScoreKind, ScoreSpec } from './types.js';
+
+export interface ExplainOptions {
+  head?: string;
+  /** Class to explain (name or index); default: the predicted class of each image. */
+  className?: string;
+  score: ScoreKind;
+  fill: FillKind;
+  /** Patch side in input pixels (default 15 at 224, scaled). */
+  patch?: number;
+  /** Own mesh: canonical grid spacing in canonical pixels; external: every stride-th vertex. */
+  stride: number;
+  /** H_F for csm's own canonical face. External alignments bring their own F. */
+  canonicalSize: number;
+  /** face: a square around the face, `cropScale` × its size; full: the whole photo resized (the release). */
+  crop: 'face' | 'full';
+  cropScale: number;
+  face: FaceChoice;
+}
+
+export const DEFAULT_EXPLAIN: ExplainOptions = { score: 'logit', fill: 'black', stride: 4, canonicalSize: 256, crop: 'face', cropScale: 1.2, face: 'largest' };
+
+/** A photo made ready for occlusion: the model input and the correspondence in its pixels. */
+export interface PreparedImage {
+  file: string;
+  photo: RgbImage;
+  /** The input image I (pixels 0..255, model size). */
+  image: RgbImage;
+  /** I as the model's normalised input tensor. */
+  tensor: Float32Array;
+  /** Photo pixels → I pixels. */
+  toInput: Affine;
+  correspondence: Correspondence;
+  /** The face mesh in photo pixels (own alignment only). */
+  meshXYZ?: Float32Array;
+  warnings: string[];
+}
+
+export interface Prediction {
+  head: string;
+  classIndex?: number;
+  label?: string;
+  /** Class probabilities (classification heads) or the value (regression). */
+  probabilities?: number[];
+  value?: number;
+}
+
+export interface CisResult {
+  prepared: PreparedImage;
+  plan: OcclusionPlan;
+  score: ScoreSpec;
+  prediction: Prediction;
+  cis: CisMap;
+}
+
+/** The affine map taking photo pixels to I's pixels for a crop of the photo. */
+function cropToInput(points: Float32Array, photo: RgbImage, W: number, H: number, crop: 'face' | 'full', scale: number): Affine {
+  if (crop === 'full') return { a: W / photo.width, b: 0, c: 0, d: 0, e: H / photo.height, f: 0 };
+  let [minX, minY, maxX, maxY] = [Infinity, Infinity, -Infinity, -Infinity];
+  for (let k = 0; k < points.length; k += 2) {
+    minX = Math.min(minX, points[k]!); maxX = Math.max(maxX, points[k]!);
+    minY = Math.min(minY, points[k + 1]!); maxY = Math.max(maxY, points[k + 1]!);
+  }
+  const side = Math.max(maxX - minX, maxY - minY) * scale;
+  const x0 = (minX + maxX) / 2 - side / 2;
+  const y0 = (minY + maxY) / 2 - side / 2;
+  return { a: W / side, b: 0, c: (-x0 * W) / side, d: 0, e: H / side, f: (-y0 * H) / side };
+}
+
+const invertScaleShift = (m: Affine): Affine => ({ a: 1 / m.a, b: 0, c: -m.c / m.a, d: 0, e: 1 / m.e, f: -m.f / m.e });
+
+export class Explainer {
+  readonly head: HeadSpec;
+  private constructor(
+    readonly spec: ModelSpec,
+    readonly session: EngineSession,
+    readonly options: ExplainOptions,
+    private readonly aligner: FaceAligner | undefined,
+    readonly frame: CanonicalFrame | undefined,
+    private readonly points: DensePoints | undefined,
+    readonly external: ExternalAlignment | undefined,
+  ) {
+    this.head = selectHead(spec, options.head);
+  }
+
+  /** With csm's own alignment (detector + mesh + canonical face), or with external alignments. */
+  static async create(spec: ModelSpec, session: EngineSession, options: ExplainOptions, external?: ExternalAlignment): Promise<Explainer> {
+    if (external) return new Explainer(spec, session, options, undefined, undefined, undefined, external);
+    const frame = canonicalFrame(await loadCanonicalFaceModel(), options.canonicalSize);
+    const points = densePoints(frame, options.stride);
+    return new Explainer(spec, session, options, await FaceAligner.create(), frame, points, undefined);
+  }
+
+  /** H_F of the maps this explainer makes. */
+  get canonicalSize(): number {
+    return this.external ? this.external.canonicalImage.height : this.options.canonicalSize;
+  }
+
+  /** Reads the photo, finds the face and builds I with its correspondence. */
+  async prepare(file: string, photo?: RgbImage): Promise<PreparedImage> {
+    photo ??= await readImage(file);
+    const { input } = this.spec;
+    let photoPoints: Float32Array;
+    let canonical: Float32Array;
+    let meshXYZ: Float32Array | undefined;
+    const warnings: string[] = [];
+    if (this.external) {
+      const c = await this.external.correspondenceFor(this.external.meshPathFor(file));
+      photoPoints = c.image;
+      canonical = c.canonical;
+    } else {
+      const faces = await this.aligner!.align(photo, file, { face: this.options.face === 'all' ? 'largest' : this.options.face });
+      const face = faces[0]!;
+      warnings.push(...face.warnings);
+      meshXYZ = face.mesh.points;
+      photoPoints = mapPoints(meshXYFromXYZ(meshXYZ), this.points!);
+      canonical = this.points!.canonical;
+    }
+    const toInput = cropToInput(photoPoints, photo, input.width, input.height, this.options.crop, this.options.cropScale);
+    const image = warpAffine(photo, invertScaleShift(toInput), input.width, input.height);
+    const inputPoints = new Float32Array(photoPoints.length);
+    for (let k = 0; k < photoPoints.length; k += 2) {
+      const [x, y] = applyAffine(toInput, photoPoints[k]!, photoPoints[k + 1]!);
+      inputPoints[k] = x;
+      inputPoints[k + 1] = y;
+    }
+    return {
+      file, photo, image, tensor: toModelInput([image], input), toInput, meshXYZ, warnings,
+      correspondence: { image: inputPoints, canonical, count: inputPoints.length / 2, canonicalSize: this.canonicalSize },
+    };
+  }
+
+  /** The plan for a prepared image (fill from its mean colour when asked). */
+  plan(prepared: PreparedImage): OcclusionPlan {
+    const { image } = prepared;
+    const plane = image.width * image.height;
+    const mean = [0, 1, 2].map((c) => image.data.subarray(c * plane, (c + 1) * plane).reduce((a, b) => a + b, 0) / plane) as [number, number, number];
+    return buildPlan({ correspondence: prepared.correspondence, input: this.spec.input, patch: this.options.patch, fill: fillValues(this.spec.input, this.options.fill, mean), fillKind: this.options.fill });
+  }
+
+  /** The model's prediction on the unoccluded I, and the score spec φ that explains it. */
+  async predict(prepared: PreparedImage): Promise<{ prediction: Prediction; score: ScoreSpec }> {
+    const row = (await this.session.infer(prepared.tensor, 1, [this.head.output]))[this.head.output]!;
+    if (!Array.from(row).every(Number.isFinite)) throw new CsmError(`the model gives non-finite outputs for "${prepared.file}"`);
+    if (this.head.confidence === 'value') {
+      return { prediction: { head: this.head.name, value: row[0]! }, score: headScore(this.head, 0, this.options.score) };
+    }
+    const classIndex = resolveClass(this.head, row, this.options.className);
+    const prediction: Prediction = { head: this.head.name, classIndex, label: this.head.labels?.[classIndex] ?? String(classIndex), probabilities: classProbabilities(this.head, row) };
+    return { prediction, score: headScore(this.head, classIndex, this.options.score) };
+  }
+
+  /** Canonical Image Saliency of one photo. */
+  async cis(file: string, photo?: RgbImage): Promise<CisResult> {
+    const prepared = await this.prepare(file, photo);
+    const plan = this.plan(prepared);
+    if (plan.count === 0) throw new CsmError(`"${file}": no correspondence point falls inside the model input`);
+    const { prediction, score } = await this.predict(prepared);
+    const cis = await this.session.computeCis({ input: prepared.tensor, plan, score });
+    return { prepared, plan, score, prediction, cis };
+  }
+
+  async dispose(): Promise<void> {
+    await this.aligner?.dispose();
+  }
+}
