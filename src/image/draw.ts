@@ -16,7 +16,8 @@ export function drawLine(rgba: Uint8Array, width: number, height: number, x0: nu
   const steps = Math.max(1, Math.ceil(Math.max(Math.abs(x1 - x0), Math.abs(y1 - y0))));
   for (let s = 0; s <= steps; s++) {
     const t = s / steps;
-    blendPixel(rgba, width, height, Math.floor(x0 + (x1 - x0) * t), Math.floor(y0 + (y1 - y0) * t), color);
+    // The epsilon keeps positions such as 234.9999… (float error on integer ends) on their pixel.
+    blendPixel(rgba, width, height, Math.floor(x0 + (x1 - x0) * t + 1e-7), Math.floor(y0 + (y1 - y0) * t + 1e-7), color);
   }
 }
 

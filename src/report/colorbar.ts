@@ -3,7 +3,7 @@
  * right, in one RGBA buffer / PNG. Without the bar a saliency figure is unreadable: the same colour
  * means different drops in different images.
  */
-import { drawLine, encodePng, type Rgba } from '../image/index.js';
+import { encodePng, type Rgba } from '../image/index.js';
 import { colormap, heatmapRgba, resolveRange, type ColormapName, type HeatmapOptions, type ResolvedRange } from './colormap.js';
 import { drawText, GLYPH_HEIGHT, textWidth } from './font.js';
 
@@ -53,7 +53,7 @@ export function withColorbar(image: RgbaImage, opts: ColorbarOptions): RgbaImage
   const bg = opts.background ?? [255, 255, 255, 255];
   const ink = opts.ink ?? [0, 0, 0, 255];
   // Text and bar grow with the image so that labels stay legible on large figures.
-  const scale = Math.max(1, Math.round(H / 256));
+  const scale = Math.max(1, Math.round(H / 200));
   const gap = 6 * scale, barW = Math.max(10, Math.round(H / 20)), tick = 3 * scale, pad = 3 * scale;
   const ticks = colorbarTicks(lo, hi);
   const labels = ticks.map(formatTick);
@@ -82,16 +82,17 @@ export function withColorbar(image: RgbaImage, opts: ColorbarOptions): RgbaImage
     const [r, g, b] = colormap(opts.colormap, (bottom - y) / Math.max(1, bottom - top));
     for (let x = x0; x < x0 + barW; x++) out.set([r, g, b, 255], 4 * (y * width + x));
   }
-  // Outline, so that the bar's pale ends do not melt into the background.
-  drawLine(out, width, height, x0 - 1, top - 1, x0 + barW, top - 1, ink);
-  drawLine(out, width, height, x0 - 1, bottom + 1, x0 + barW, bottom + 1, ink);
-  drawLine(out, width, height, x0 - 1, top - 1, x0 - 1, bottom + 1, ink);
-  drawLine(out, width, height, x0 + barW, top - 1, x0 + barW, bottom + 1, ink);
+  // Outline, so that the bar's pale ends do not melt into the background. Filled rectangles, not
+  // drawLine: its DDA steps by floating-point fractions and can skip a row on long vertical lines.
+  fillRect(out, width, x0 - 1, top - 1, barW + 2, 1, ink);
+  fillRect(out, width, x0 - 1, bottom + 1, barW + 2, 1, ink);
+  fillRect(out, width, x0 - 1, top - 1, 1, bottom - top + 3, ink);
+  fillRect(out, width, x0 + barW, top - 1, 1, bottom - top + 3, ink);
 
   ticks.forEach((v, k) => {
     const t = hi > lo ? (v - lo) / (hi - lo) : 0.5;
     const y = Math.round(bottom - t * (bottom - top));
-    for (let s = 0; s < scale; s++) drawLine(out, width, height, x0 + barW, y + s, x0 + barW + tick, y + s, ink);
+    fillRect(out, width, x0 + barW, y - Math.floor(scale / 2), tick + 1, scale, ink);
     drawText(out, width, height, x0 + barW + tick + pad, y - Math.floor(textH / 2), labels[k]!, ink, scale);
   });
   return { width, height, rgba: out };
@@ -102,6 +103,11 @@ export function heatmapWithColorbar(map: Float32Array, size: number, opts: Heatm
   const range = resolveRange(map, opts);
   const rgba = heatmapRgba(map, size, { ...opts, range: [range.lo, range.hi], symmetric: range.symmetric });
   return withColorbar({ width: size, height: size, rgba }, { colormap: opts.colormap, range });
+}
+
+/** Paints an opaque axis-aligned w × h rectangle at (x, y) into an RGBA8 buffer `width` pixels wide (no clipping needed: callers stay inside). */
+function fillRect(rgba: Uint8Array, width: number, x: number, y: number, w: number, h: number, color: Rgba): void {
+  for (let yy = y; yy < y + h; yy++) for (let xx = x; xx < x + w; xx++) rgba.set(color, 4 * (yy * width + xx));
 }
 
 /** PNG bytes of an RGBA image (figures are written with this). */

@@ -177,6 +177,53 @@ export class Explainer {
     return { prepared, plan, score, prediction, cis };
   }
 
+  /** The head's output for a prepared image (an embedding, for identity heads). */
+  async embed(prepared: PreparedImage): Promise<Float32Array> {
+    const row = (await this.session.infer(prepared.tensor, 1, [this.head.output]))[this.head.output]!;
+    if (!Array.from(row).every(Number.isFinite)) throw new CsmError(`the model gives non-finite outputs for "${prepared.file}"`);
+    return Float32Array.from(row);
+  }
+
+  /**
+   * Zero-shot recognition (Eq. 7): φ = cosine similarity between the occluded query's embedding
+   * and the nearest of its true identity's gallery embeddings (`references`).
+   */
+  async cisZeroShot(file: string, references: Float32Array[], identity: string): Promise<CisResult> {
+    if (references.length === 0) throw new CsmError(`"${file}": identity "${identity}" has no other gallery image to compare with`);
+    const prepared = await this.prepare(file);
+    const plan = this.plan(prepared);
+    if (plan.count === 0) throw new CsmError(`"${file}": no correspondence point falls inside the model input`);
+    const score: ScoreSpec = { output: this.head.output, kind: 'cosine-max', index: 0, references };
+    const cis = await this.session.computeCis({ input: prepared.tensor, plan, score });
+    return { prepared, plan, score, prediction: { head: this.head.name, label: identity }, cis };
+  }
+
+  /**
+   * Verification (Eq. 8 with the sign fixed, method.md): φ = c · (cos(e(Q1*), e(Q2*)) − τ), c = +1
+   * for a genuine pair and −1 for an impostor pair; the same canonical point is occluded in both
+   * photos. Only points inside both model inputs are used, so the two plans stay aligned.
+   */
+  async cisPair(file1: string, file2: string, genuine: boolean, tau: number): Promise<CisResult> {
+    const [a, b] = [await this.prepare(file1), await this.prepare(file2)];
+    const inside = (p: PreparedImage, n: number): boolean => {
+      const x = p.correspondence.image[2 * n]!;
+      const y = p.correspondence.image[2 * n + 1]!;
+      return x >= 0 && x < this.spec.input.width && y >= 0 && y < this.spec.input.height;
+    };
+    const keep = (p: PreparedImage): PreparedImage => {
+      const canonical = Float32Array.from(p.correspondence.canonical);
+      for (let n = 0; n < p.correspondence.count; n++) if (!inside(a, n) || !inside(b, n)) { canonical[2 * n] = NaN; canonical[2 * n + 1] = NaN; }
+      return { ...p, correspondence: { ...p.correspondence, canonical } };
+    };
+    const [pa, pb] = [keep(a), keep(b)];
+    const plan = this.plan(pa);
+    const plan2 = this.plan(pb);
+    if (plan.count === 0) throw new CsmError(`pair "${file1}", "${file2}": no correspondence point falls inside both model inputs`);
+    const score: ScoreSpec = { output: this.head.output, kind: 'cosine-max', index: 0, pair: { c: genuine ? 1 : -1, tau } };
+    const cis = await this.session.computeCis({ input: pa.tensor, plan, score, pair: { input: pb.tensor, plan: plan2 } });
+    return { prepared: pa, plan, score, prediction: { head: this.head.name, label: genuine ? 'genuine' : 'impostor' }, cis };
+  }
+
   async dispose(): Promise<void> {
     await this.aligner?.dispose();
   }

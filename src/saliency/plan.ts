@@ -27,7 +27,11 @@ export function fillValues(spec: InputSpec, kind: FillKind, meanRgb: [number, nu
   return Float32Array.from(pixels, (p, c) => p * scale[c]! + offset[c]!);
 }
 
-/** [x0, x1) of a square of side `side` centred at `c`, clipped to [0, limit). */
+/**
+ * [x0, x1) of a square of side `side` centred at continuous coordinate `c` (pixel i spans
+ * [i, i+1)): x0 = round(c − side/2), halves rounding up, so the square holds the `side` pixels
+ * whose centres lie nearest to c; then clipped to [0, limit).
+ */
 function span(c: number, side: number, limit: number): [number, number] {
   const w = Math.max(1, Math.round(side));
   const x0 = Math.round(c - w / 2);

@@ -4,7 +4,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { canonicalFaceImage, canonicalFrame, loadCanonicalFaceModel, triangleRaster, warpToPhoto } from '../../src/face/index.js';
 import { toGray } from '../../src/image/index.js';
-import { canonicalOverlay, colormap, photoOverlay, rgbaPng, withColorbar } from '../../src/report/index.js';
+import { canonicalOverlay, colormap, photoOverlay, regionMasks, regionTable, regionTableMarkdown, rgbaPng, withColorbar, writeHtmlIndex } from '../../src/report/index.js';
 import { REPO_ROOT } from '../helpers/data.js';
 
 const SIZE = 256;
@@ -91,6 +91,24 @@ test('photo overlay: tints only mask pixels, keeps the photo elsewhere', async (
   assert.equal([...solid.rgba.subarray(4 * p, 4 * p + 3)], want);
   mkdirSync(OUT, { recursive: true });
   writeFileSync(join(OUT, 'photo-overlay.png'), rgbaPng(withColorbar(ov, { colormap: 'jet', range: ov.range })));
+});
+
+test('sample report (test-output/report/index.html) with the overlays and a region table', async () => {
+  const frame = canonicalFrame(await loadCanonicalFaceModel(), SIZE);
+  const rows = regionTable(syntheticMap(frame.xy), regionMasks(frame));
+  const eyes = rows.find((r) => r.region === 'eyes')!, mouth = rows.find((r) => r.region === 'mouth')!;
+  assert.ok(eyes.mean > 0.3 && mouth.mean < -0.2, `eyes ${eyes.mean}, mouth ${mouth.mean}`);
+  assert.ok(eyes.share > 0.15, `eyes share ${eyes.share}`);
+  await writeHtmlIndex(OUT, {
+    title: 'csm report sample (synthetic map)',
+    sections: [
+      { heading: 'Canonical overlays', text: 'Positive blobs on the eyes, a negative blob on the mouth.',
+        images: [{ file: 'canonical-overlay.png', caption: 'jet' }, { file: 'canonical-overlay-turbo.png', caption: 'turbo' }],
+        tables: regionTableMarkdown(rows) },
+      { heading: 'Photo overlay and regions', images: [{ file: 'photo-overlay.png', caption: 'warped onto a photo' }, { file: 'regions.png', caption: 'regions' }] },
+    ],
+    params: { size: SIZE, map: 'synthetic' },
+  });
 });
 
 test.run();

@@ -17,9 +17,9 @@ test.before(async () => {
   masks = regionMasks(frame, { raster });
 });
 
-/** The region of the pixel under landmark i. */
-function regionAt(i: number): RegionName | undefined {
-  const p = Math.floor(frame.xy[2 * i + 1]!) * SIZE + Math.floor(frame.xy[2 * i]!);
+/** The region of the pixel under landmark i, or `dy` pixels below it (landmarks on the face outline sit on its edge). */
+function regionAt(i: number, dy = 0): RegionName | undefined {
+  const p = Math.floor(frame.xy[2 * i + 1]! + dy) * SIZE + Math.floor(frame.xy[2 * i]!);
   return REGION_NAMES.find((n) => masks[n][p]);
 }
 
@@ -39,8 +39,8 @@ test('landmarks fall in their regions', () => {
   assert.is(regionAt(1), 'nose');
   assert.is(regionAt(4), 'nose');
   for (const i of [105, 334, 66, 296]) assert.is(regionAt(i), 'brows', `landmark ${i}`);
-  assert.is(regionAt(152), 'chin_jaw');
-  assert.is(regionAt(10), 'forehead', 'top of the face oval');
+  assert.is(regionAt(152, -2), 'chin_jaw', 'just above the chin tip');
+  assert.is(regionAt(10, 2), 'forehead', 'just below the top of the face oval');
   assert.is(regionAt(151), 'forehead', 'mid forehead');
   for (const i of [50, 280, 205, 425]) assert.is(regionAt(i), 'cheeks', `landmark ${i}`);
 });

@@ -1,0 +1,125 @@
+/**
+ * Algorithm 1 on a case computed by hand: a tiny ONNX model whose score is a known linear function
+ * of the pixels, φ(I) = Σ w(x, y) · I(x, y), so every drop and every canonical pixel is known.
+ */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { cpuEngine } from '../../src/engine/cpu/engine.js';
+import { encodeModel, parseSpec, resolveModel, type OnnxModel } from '../../src/index.js';
+import { accumulateCis, reprojectToInput } from '../../src/saliency/cis.js';
+import { buildPlan, defaultPatch, fillValues } from '../../src/saliency/plan.js';
+import type { Correspondence } from '../../src/face/types.js';
+
+const W = 8;
+const H = 8;
+/** Weights: pixel (x, y) weighs x + 10·y, so each patch's drop names which pixels it covered. */
+const weights = Float32Array.from({ length: W * H }, (_, p) => (p % W) + 10 * Math.floor(p / W));
+
+function linearModel(): OnnxModel {
+  const raw = (v: ArrayLike<number>, kind: 'f' | 'i'): Uint8Array => new Uint8Array((kind === 'f' ? Float32Array.from(v) : BigInt64Array.from(Array.from(v, BigInt))).buffer);
+  return {
+    opset: 13, producer: 'test', producerVersion: '0', metadata: {},
+    graph: {
+      name: 'linear',
+      inputs: [{ name: 'x', elemType: 1, shape: ['batch', 1, H, W] }],
+      outputs: [{ name: 'score', elemType: 1, shape: ['batch', 1] }],
+      initializers: [
+        { name: 'w', dataType: 1, dims: [1, 1, H, W], raw: raw(weights, 'f') },
+        { name: 'axes', dataType: 7, dims: [3], raw: raw([1, 2, 3], 'i') },
+      ],
+      nodes: [
+        { name: 'mul', opType: 'Mul', inputs: ['x', 'w'], outputs: ['xw'], attributes: [] },
+        { name: 'sum', opType: 'ReduceSum', inputs: ['xw', 'axes'], outputs: ['score'], attributes: [{ name: 'keepdims', kind: 'int', value: 0 }] },
+      ],
+    },
+  };
+}
+
+const spec = parseSpec({
+  name: 'linear', task: 'other',
+  input: { name: 'x', width: W, height: H, layout: 'NCHW', color: 'gray', normalise: { scale: 1, offset: 0 } },
+  heads: [{ name: 'score', task: 'other', output: 'score', confidence: 'value' }],
+}, 'test');
+
+/** Five points, two with overlapping canonical squares, one outside I (dropped by the plan). */
+const corr: Correspondence = {
+  image: Float32Array.from([2, 2, 5, 5, 4.6, 5.2, 1, 7, 9, 3]),
+  canonical: Float32Array.from([4, 4, 10, 10, 11, 10, 2, 14, 8, 8]),
+  count: 5,
+  canonicalSize: 16,
+};
+
+const image = Float32Array.from({ length: W * H }, (_, p) => 100 + ((p * 37) % 50));
+
+async function session(batch: number) {
+  const dir = mkdtempSync(join(tmpdir(), 'csm-alg1-'));
+  writeFileSync(join(dir, 'linear.onnx'), encodeModel(linearModel()));
+  return cpuEngine.open(await resolveModel(join(dir, 'linear.onnx'), spec), { batch });
+}
+
+test('plan geometry: sz pixels per side, fsz = sz·H_F/H_I, clipped, outside points dropped', () => {
+  const plan = buildPlan({ correspondence: corr, input: spec.input, patch: 3, fill: Float32Array.of(0), fillKind: 'black' });
+  assert.is(plan.count, 4, 'the point at x = 9 lies outside the 8-px input');
+  assert.is(plan.canonicalPatch, 6);
+  assert.equal(Array.from(plan.inputRects.subarray(0, 4)), [1, 1, 4, 4], 'centre 2 → [round(0.5), +3)');
+  assert.equal(Array.from(plan.inputRects.subarray(12, 16)), [0, 6, 3, 8], 'centre (1, 7): x0 = round(-0.5) = 0, clipped at the bottom');
+  assert.equal(Array.from(plan.canonicalRects.subarray(0, 4)), [1, 1, 7, 7]);
+  assert.is(defaultPatch(224), 15);
+  assert.is(defaultPatch(64), 4);
+  assert.is(defaultPatch(112), 8);
+});
+
+test('drops and the density-normalised CIS equal the hand computation', async () => {
+  const s = await session(3);
+  const fill = 20;
+  const plan = buildPlan({ correspondence: corr, input: spec.input, patch: 3, fill: Float32Array.of(fill), fillKind: 'black' });
+  const cis = await s.computeCis({ input: image, plan, score: { output: 'score', kind: 'index', index: 0 } });
+  const base = weights.reduce((a, w, p) => a + w * image[p]!, 0);
+  assert.ok(Math.abs(cis.baseline - base) <= 1e-6 * base, `baseline ${cis.baseline} vs ${base}`);
+  const expectedDrops: number[] = [];
+  for (let n = 0; n < plan.count; n++) {
+    const [x0, y0, x1, y1] = Array.from(plan.inputRects.subarray(4 * n, 4 * n + 4));
+    let drop = 0;
+    for (let y = y0!; y < y1!; y++) for (let x = x0!; x < x1!; x++) drop += weights[y * W + x]! * (image[y * W + x]! - fill);
+    expectedDrops.push(drop);
+  }
+  expectedDrops.forEach((d, n) => assert.ok(Math.abs(cis.drops[n]! - d) <= 1e-6 * Math.abs(base), `drop ${n}: ${cis.drops[n]} vs ${d}`));
+  // Canonical map by direct definition: mean of the drops of the squares covering each pixel.
+  for (let y = 0; y < 16; y++) for (let x = 0; x < 16; x++) {
+    const covering = expectedDrops.filter((_, n) => {
+      const [cx0, cy0, cx1, cy1] = Array.from(plan.canonicalRects.subarray(4 * n, 4 * n + 4));
+      return x >= cx0! && x < cx1! && y >= cy0! && y < cy1!;
+    });
+    const want = covering.length ? covering.reduce((a, b) => a + b, 0) / covering.length : 0;
+    assert.is(cis.count[y * 16 + x], covering.length);
+    assert.ok(Math.abs(cis.map[y * 16 + x]! - want) <= 1e-6 * Math.abs(base), `pixel (${x}, ${y}): ${cis.map[y * 16 + x]} vs ${want}`);
+  }
+  // Points 1 and 2 overlap on the canonical grid: their shared pixels hold the mean of both drops.
+  assert.is(cis.count[10 * 16 + 10], 2);
+  await s.dispose();
+});
+
+test('the map is the same bytes for batch sizes 1, 3 and 64, and on a second run', async () => {
+  const plan = buildPlan({ correspondence: corr, input: spec.input, patch: 3, fill: fillValues(spec.input, 'gray', [0, 0, 0]), fillKind: 'gray' });
+  const maps: Buffer[] = [];
+  for (const batch of [1, 3, 64, 3]) {
+    const s = await session(batch);
+    const cis = await s.computeCis({ input: image, plan, score: { output: 'score', kind: 'index', index: 0 } });
+    maps.push(Buffer.from(cis.map.buffer));
+    await s.dispose();
+  }
+  for (const m of maps.slice(1)) assert.ok(m.equals(maps[0]!));
+});
+
+test('density normalisation: a constant drop gives a constant map wherever N > 0, whatever the overlap', () => {
+  const plan = buildPlan({ correspondence: corr, input: spec.input, patch: 3, fill: Float32Array.of(0), fillKind: 'black' });
+  const cis = accumulateCis(plan, Float32Array.from({ length: plan.count }, () => 2.5), 0);
+  for (let p = 0; p < cis.map.length; p++) assert.is(cis.map[p], cis.count[p] ? 2.5 : 0);
+  const back = reprojectToInput(cis.map, plan);
+  for (let p = 0; p < back.values.length; p++) if (back.count[p]) assert.ok(Math.abs(back.values[p]! - 2.5) < 1e-6);
+});
+
+test.run();
