@@ -13,3 +13,5 @@ export {
   type RegionName, type RegionOptions, type RegionRow,
 } from './regions.js';
 export { escapeHtml, markdownToHtml, renderHtml, writeHtmlIndex, type ReportImage, type ReportSection, type ReportSpec } from './html.js';
+export { writeCanonicalMap, type CanonicalMapSpace, type WrittenMap } from './maps.js';
+export { lineChart, type LineChartOptions } from './chart.js';

@@ -1,0 +1,150 @@
+/**
+ * The options every explaining command shares (cis, cms): model and spec, head and class, score,
+ * occlusion geometry, alignment, backend. Parsed once here so the commands stay thin.
+ */
+import { existsSync } from 'node:fs';
+import { basename } from 'node:path';
+import type { ParseArgsConfig } from 'node:util';
+import {
+  canonicalFaceImage, DEFAULT_EXPLAIN, engineNames, Explainer, fileSha256, loadExternalAlignment, openEngine, parseFaceChoice,
+  readSignature, resolveModel, versions, type CanonicalMapSpace, type EngineSession, type ExplainOptions, type ResolvedModel,
+} from '../index.js';
+import { UsageError } from './output.js';
+import { SPEC_HELP, SPEC_OPTIONS, specFromFlags } from './spec-flags.js';
+
+export const EXPLAIN_OPTIONS = {
+  ...SPEC_OPTIONS,
+  model: { type: 'string' },
+  head: { type: 'string' },
+  class: { type: 'string' },
+  score: { type: 'string' },
+  fill: { type: 'string' },
+  patch: { type: 'string' },
+  stride: { type: 'string' },
+  'canonical-size': { type: 'string' },
+  crop: { type: 'string' },
+  'crop-scale': { type: 'string' },
+  face: { type: 'string' },
+  alignment: { type: 'string' },
+  backend: { type: 'string' },
+  batch: { type: 'string' },
+  threads: { type: 'string' },
+  out: { type: 'string' },
+  json: { type: 'boolean' },
+  quiet: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const satisfies ParseArgsConfig['options'];
+
+export const EXPLAIN_HELP = `Model:
+  --model NAME|FILE.onnx  a zoo model (csm models list) or your own ONNX file     [required]
+  --head NAME             which head to explain            [default: the first with a confidence]
+  --class NAME|INDEX      class to explain                 [default: each image's predicted class]
+  --score logit|prob      φ = the class logit (as the authors' release) or its probability
+                                                                                  [default: logit]
+Occlusion (Algorithm 1):
+  --patch N               patch side sz in model-input pixels   [default: 15 at 224 px, scaled]
+  --fill black|gray|mean  patch fill in pixel space (mean: the image's mean colour) [default: black]
+  --stride N              own mesh: canonical grid spacing in canonical pixels (4 → ~2,100 points
+                          at size 256); --alignment: every N-th vertex (20 = the paper)  [default: 4]
+  --canonical-size N      side H_F of the canonical face and maps                    [default: 256]
+  --crop face|full        model input: a square around the face, or the whole photo resized
+                                                                                  [default: face]
+  --crop-scale S          face crop side as a multiple of the mesh's extent          [default: 1.2]
+  --face largest|N        which face of a photo with several                      [default: largest]
+  --alignment DIR         use external dense alignments (PRNet-style .npy, as csm-celeba100)
+                          instead of csm's detector + mesh; F is DIR/frontal.jpg
+Engine:
+  --backend auto|${engineNames().join('|')}   where to run                                    [default: auto]
+  --batch N               occluded copies per forward pass          [default: from model size]
+  --threads N             CPU inference threads                          [default: all cores]
+Output:
+  --out DIR               output folder                                              [required]
+  --json                  print a JSON summary
+  --quiet                 no progress
+
+${SPEC_HELP}`;
+
+type Values = { [K in keyof typeof EXPLAIN_OPTIONS]?: (typeof EXPLAIN_OPTIONS)[K]['type'] extends 'boolean' ? boolean : string };
+
+function int(v: string | undefined, flag: string, fallback: number | undefined, min: number, max: number): number | undefined {
+  if (v === undefined) return fallback;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min || n > max) throw new UsageError(`${flag} takes a whole number from ${min} to ${max}, got "${v}"`);
+  return n;
+}
+
+function oneOf<T extends string>(v: string | undefined, flag: string, allowed: readonly T[], fallback: T): T {
+  if (v === undefined) return fallback;
+  if (!(allowed as readonly string[]).includes(v)) throw new UsageError(`${flag} takes ${allowed.join(' | ')}, got "${v}"`);
+  return v as T;
+}
+
+export interface ExplainSetup {
+  model: ResolvedModel;
+  session: EngineSession;
+  explainer: Explainer;
+  options: ExplainOptions;
+  space: CanonicalMapSpace;
+  /** Everything that determines the maps: recorded in sidecars, compared on --resume and merge. */
+  params: Record<string, unknown>;
+  out: string;
+  dispose(): Promise<void>;
+}
+
+export async function setupExplain(values: Values): Promise<ExplainSetup> {
+  if (!values.model) throw new UsageError('--model is required (a zoo name such as emotion, or FILE.onnx)');
+  if (!values.out) throw new UsageError('--out DIR is required');
+  let face;
+  try { face = parseFaceChoice(values.face ?? 'largest'); } catch (e) { throw new UsageError((e as Error).message); }
+  if (face === 'all') throw new UsageError('--face all is for csm align; saliency uses one face per photo (largest or N)');
+  const cropScale = Number(values['crop-scale'] ?? DEFAULT_EXPLAIN.cropScale);
+  if (!(cropScale >= 0.5 && cropScale <= 4)) throw new UsageError(`--crop-scale takes a number from 0.5 to 4, got "${values['crop-scale']}"`);
+  const options: ExplainOptions = {
+    ...(values.head ? { head: values.head } : {}),
+    ...(values.class ? { className: values.class } : {}),
+    score: oneOf(values.score, '--score', ['logit', 'prob'] as const, DEFAULT_EXPLAIN.score),
+    fill: oneOf(values.fill, '--fill', ['black', 'gray', 'mean'] as const, DEFAULT_EXPLAIN.fill),
+    ...(values.patch ? { patch: int(values.patch, '--patch', undefined, 1, 4096)! } : {}),
+    stride: int(values.stride, '--stride', DEFAULT_EXPLAIN.stride, 1, 1000)!,
+    canonicalSize: int(values['canonical-size'], '--canonical-size', DEFAULT_EXPLAIN.canonicalSize, 32, 2048)!,
+    crop: oneOf(values.crop, '--crop', ['face', 'full'] as const, DEFAULT_EXPLAIN.crop),
+    cropScale,
+    face,
+  };
+  const signature = existsSync(values.model) ? await readSignature(values.model) : undefined;
+  const spec = await specFromFlags(values, signature, basename(values.model, '.onnx'));
+  const model = await resolveModel(values.model, spec);
+  const external = values.alignment ? await loadExternalAlignment(values.alignment, { stride: values.stride ? options.stride : 20 }) : undefined;
+  if (external && !values.stride) options.stride = 20;
+  const batch = int(values.batch, '--batch', undefined, 1, 4096);
+  const threads = int(values.threads, '--threads', undefined, 1, 256);
+  const session = await openEngine(values.backend ?? 'auto', model, { ...(batch ? { batch } : {}), ...(threads ? { threads } : {}) });
+  const explainer = await Explainer.create(model.spec, session, options, external);
+  const size = explainer.canonicalSize;
+  const space: CanonicalMapSpace = external
+    ? { size, face: external.canonicalImage }
+    : { size, face: await canonicalFaceImage(size), frame: explainer.frame! };
+  const params = {
+    model: { name: model.spec.name, file: model.path, sha256: await fileSha256(model.path), spec: model.spec },
+    head: explainer.head.name,
+    class: options.className ?? 'predicted',
+    score: explainer.head.confidence === 'value' ? 'value' : explainer.head.confidence === 'embedding' ? 'cosine' : options.score,
+    fill: options.fill,
+    patch: options.patch ?? 'default (15 px at 224, scaled)',
+    stride: options.stride,
+    canonicalSize: size,
+    crop: options.crop,
+    cropScale: options.crop === 'face' ? options.cropScale : undefined,
+    alignment: external ? { kind: 'external', dir: values.alignment, stride: options.stride } : { kind: 'csm', detector: 'blazeface', mesh: 'facemesh 468', canonical: 'MediaPipe canonical face model' },
+    face: options.face,
+  };
+  return {
+    model, session, explainer, options, space, params, out: values.out,
+    async dispose() { await explainer.dispose(); await session.dispose(); },
+  };
+}
+
+/** Engine facts and versions for sidecars (kept apart from params: they do not change the maps). */
+export function runInfo(setup: ExplainSetup): Record<string, unknown> {
+  return { engine: setup.session.engine, batch: setup.session.batch, versions: versions() };
+}

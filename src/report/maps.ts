@@ -1,0 +1,58 @@
+/**
+ * Writing a canonical map (a CIS or a CMS) as a user gets it: the raw float32 `.npy`, heatmaps in
+ * jet and turbo with colour bars, the overlay on the canonical face F (Fig. 1 style), the facial
+ * region table, and a JSON sidecar holding every parameter that made it.
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { CanonicalFrame } from '../face/types.js';
+import { writeNpy, type RgbImage } from '../image/index.js';
+import { heatmapWithColorbar, rgbaPng, withColorbar } from './colorbar.js';
+import { COLORMAP_NAMES, type ColormapName } from './colormap.js';
+import { canonicalOverlay, photoOverlay } from './overlay.js';
+import { regionMasks, regionTable, regionTableMarkdown, type RegionName, type RegionRow } from './regions.js';
+
+export interface CanonicalMapSpace {
+  size: number;
+  /** The canonical face image F at `size`. */
+  face: RgbImage;
+  /** csm's own canonical frame (absent for external alignments, which have no region model). */
+  frame?: CanonicalFrame;
+  /** Pixels where the map is defined (for external alignments: where any patch landed). */
+  mask?: Uint8Array;
+}
+
+export interface WrittenMap {
+  files: string[];
+  regions?: RegionRow[];
+}
+
+const regionCache = new Map<CanonicalFrame, Record<RegionName, Uint8Array>>();
+
+/** Writes `<stem>.npy`, `<stem>-jet.png`, `<stem>-turbo.png`, `<stem>-overlay.png`, `<stem>-regions.md` and `<stem>.json`. */
+export async function writeCanonicalMap(dir: string, stem: string, map: Float32Array, space: CanonicalMapSpace, sidecar: Record<string, unknown>, overlayColormap: ColormapName = 'jet'): Promise<WrittenMap> {
+  await mkdir(dir, { recursive: true });
+  const { size } = space;
+  const files: string[] = [];
+  const put = async (name: string, bytes: Uint8Array | string): Promise<void> => {
+    await writeFile(join(dir, name), bytes);
+    files.push(join(dir, name));
+  };
+  await put(`${stem}.npy`, writeNpy({ dtype: 'float32', shape: [size, size], data: map }));
+  for (const colormap of COLORMAP_NAMES) {
+    await put(`${stem}-${colormap}.png`, rgbaPng(heatmapWithColorbar(map, size, { colormap, ...(space.mask ? { mask: space.mask } : {}) })));
+  }
+  const overlay = space.frame
+    ? canonicalOverlay(map, space.frame, space.face, { colormap: overlayColormap, ...(space.mask ? { mask: space.mask } : {}) })
+    : photoOverlay(space.face, map, space.mask ?? new Uint8Array(size * size).fill(1), { colormap: overlayColormap });
+  await put(`${stem}-overlay.png`, rgbaPng(withColorbar(overlay, { colormap: overlayColormap, range: overlay.range })));
+  let regions: RegionRow[] | undefined;
+  if (space.frame) {
+    let masks = regionCache.get(space.frame);
+    if (!masks) { masks = regionMasks(space.frame); regionCache.set(space.frame, masks); }
+    regions = regionTable(map, masks);
+    await put(`${stem}-regions.md`, `${regionTableMarkdown(regions)}\n`);
+  }
+  await put(`${stem}.json`, `${JSON.stringify({ ...sidecar, ...(regions ? { regions } : {}), files: files.map((f) => f.slice(dir.length + 1)).concat(`${stem}.json`) }, null, 2)}\n`);
+  return { files, ...(regions ? { regions } : {}) };
+}

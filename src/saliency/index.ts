@@ -1,0 +1,10 @@
+export * from './types.js';
+export { buildPlan, defaultPatch, fillValues, type PlanOptions } from './plan.js';
+export { classProbabilities, cosine, evaluatePairScores, evaluateScores, headScore, resolveClass, scoreRow } from './score.js';
+export { accumulateCis, reprojectToInput } from './cis.js';
+export { DEFAULT_EXPLAIN, Explainer, type CisResult, type ExplainOptions, type PreparedImage, type Prediction } from './explain.js';
+export { CmsAccumulator, CMS_MAX_MAGNITUDE, CMS_SCALE, quantiseCms, type CmsConvergencePoint } from './cms.js';
+export { CheckpointError, loadAccumulator, saveAccumulator } from './checkpoint.js';
+export { listImages, runCms, type CmsProgress, type CmsRunOptions, type CmsRunResult, type SkippedImage } from './cms-run.js';
+export { fitThreshold, pairId, readGallery, readPairs, type Gallery, type Pair } from './identity.js';
+export { fileSha256, versions } from './provenance.js';
