@@ -3,6 +3,8 @@ import { createRequire } from 'node:module';
 import { alignCommand } from './align.js';
 import { cisCommand } from './cis.js';
 import { cmsCommand } from './cms.js';
+import { mergeCommand } from './merge.js';
+import { reprojectCommand } from './reproject.js';
 import { modelsCommand } from './models.js';
 import { EXIT, print, report, warn } from './output.js';
 
@@ -11,6 +13,8 @@ type Command = { run: (args: string[]) => Promise<number>; summary: string };
 const COMMANDS: Record<string, Command> = {
   cis: { run: cisCommand, summary: 'Canonical Image Saliency of photos (Algorithm 1)' },
   cms: { run: cmsCommand, summary: 'Canonical Model Saliency of a model over a data set (mean of CIS maps)' },
+  reproject: { run: reprojectCommand, summary: 'draw a canonical map onto photos through their face meshes' },
+  merge: { run: mergeCommand, summary: 'merge CMS runs over disjoint image sets, exactly' },
   align: { run: alignCommand, summary: 'find faces, fit the 468-point mesh, warp each face to the canonical face' },
   models: { run: modelsCommand, summary: 'list, inspect and convert face models (the zoo, or any TF.js graph model)' },
 };

@@ -1,0 +1,39 @@
+/** `csm merge`: sums CMS accumulators of shards (run on other machines or folders) exactly. */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { CsmError, loadAccumulator, versions, writeCanonicalMap, type CmsAccumulator } from '../index.js';
+import { EXIT, UsageError, print } from './output.js';
+import { spaceFromParams } from './space.js';
+
+export const MERGE_HELP = `Usage: csm merge SHARD [SHARD…] --out DIR
+
+Merges the CMS accumulators of several runs of the same model and parameters over disjoint image
+sets (each SHARD is a "csm cms" output folder, or its checkpoint folder) into one CMS, exactly:
+the result has the same bytes as one run over all the images. Shards made with different models
+or parameters, or sharing an image, are refused. Writes the same files as "csm cms".`;
+
+export async function mergeCommand(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { out: { type: 'string' }, help: { type: 'boolean', short: 'h' } } });
+  if (values.help) { print(MERGE_HELP); return EXIT.ok; }
+  if (positionals.length < 1) throw new UsageError('merge needs at least one SHARD folder');
+  if (!values.out) throw new UsageError('merge needs --out DIR');
+  let merged: CmsAccumulator | undefined;
+  let fingerprint: string | undefined;
+  for (const shard of positionals) {
+    const dir = existsSync(join(shard, 'checkpoint', 'cms-state.json')) ? join(shard, 'checkpoint') : shard;
+    const { acc, extra } = await loadAccumulator(dir);
+    const fp = (extra as { fingerprint?: string }).fingerprint;
+    if (fingerprint !== undefined && fp !== fingerprint) throw new CsmError(`shard "${shard}" was made with a different model or parameters than "${positionals[0]}"`);
+    fingerprint = fp;
+    merged = merged ? merged.merge(acc) : acc;
+  }
+  const params = JSON.parse(fingerprint ?? '{}') as Record<string, unknown> & { canonicalSize?: number };
+  const space = await spaceFromParams(params, merged!.size);
+  const written = await writeCanonicalMap(values.out, 'cms', merged!.mean(), space, {
+    kind: 'CMS', merged: positionals, params, run: { versions: versions() },
+    counts: { explained: merged!.images }, images: merged!.ids,
+  });
+  print(`merged ${positionals.length} shards, ${merged!.images} images → ${written.files.find((f) => f.endsWith('-overlay.png'))}`);
+  return EXIT.ok;
+}
