@@ -137,7 +137,10 @@ export async function cmsCommand(args: string[]): Promise<number> {
       job = values.gallery ? await galleryJob(setup, values.gallery, progress) : await pairsJob(setup, values.pairs!, values.tau);
     }
     if (!job.items.length) throw new CsmError('there are no images to explain');
-    const fingerprint = { ...setup.params, mode: job.mode };
+    // What makes maps comparable: the model and parameters and the kind of φ, not which images
+    // (shards of one data set differ there; resume checks the image list on its own). τ cancels
+    // in every drop c·(cos − τ) − c·(cos* − τ), so it is not part of it either.
+    const fingerprint = { ...setup.params, mode: job.mode['kind'] };
     result = await runCms(job.items, job.explain, setup.explainer.canonicalSize, {
       checkpointDir: join(setup.out, 'checkpoint'),
       checkpointEvery: every,
@@ -178,4 +181,4 @@ export async function cmsCommand(args: string[]): Promise<number> {
   return EXIT.ok;
 }
 
-export { warn };
+export { warn, pairsJob as pairsJobFor };

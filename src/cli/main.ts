@@ -3,6 +3,7 @@ import { createRequire } from 'node:module';
 import { alignCommand } from './align.js';
 import { cisCommand } from './cis.js';
 import { cmsCommand } from './cms.js';
+import { demoCommand } from './demo.js';
 import { mergeCommand } from './merge.js';
 import { reprojectCommand } from './reproject.js';
 import { modelsCommand } from './models.js';
@@ -11,6 +12,7 @@ import { EXIT, print, report, warn } from './output.js';
 type Command = { run: (args: string[]) => Promise<number>; summary: string };
 
 const COMMANDS: Record<string, Command> = {
+  demo: { run: demoCommand, summary: 'the whole method on npm sample photos with the default models, as an HTML page' },
   cis: { run: cisCommand, summary: 'Canonical Image Saliency of photos (Algorithm 1)' },
   cms: { run: cmsCommand, summary: 'Canonical Model Saliency of a model over a data set (mean of CIS maps)' },
   reproject: { run: reprojectCommand, summary: 'draw a canonical map onto photos through their face meshes' },

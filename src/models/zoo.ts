@@ -92,7 +92,7 @@ export const ZOO: ZooEntry[] = [
     file: 'models/mobilefacenet.json',
     spec: {
       name: 'mobilefacenet', task: 'identity', source: `${ZOO_PACKAGE} models/mobilefacenet.json`, license: 'MIT (becauseofAI/MobileFace)',
-      description: 'MobileFaceNet identity embedding, 192-D, 112×112 RGB in 0..1',
+      description: 'MobileFaceNet identity embedding, 192-D, 112×112 RGB in 0..1. Caution: on the npm sample faces its embeddings are nearly identical for different people (cosine ≥ 0.99 with every input scaling tried), so it explains identity poorly; prefer mobileface or faceres',
       input: { name: 'img_inputs', width: 112, height: 112, layout: 'NCHW', color: 'rgb', normalise: { scale: 1 / 255, offset: 0 } },
       heads: [{ name: 'embedding', task: 'identity', output: 'embeddings', confidence: 'embedding' }],
     },

