@@ -139,7 +139,10 @@ export class Explainer {
       photoPoints = mapPoints(meshXYFromXYZ(meshXYZ), this.points!);
       canonical = this.points!.canonical;
     }
-    const toInput = cropToInput(photoPoints, photo, input.width, input.height, this.options.crop, this.options.cropScale);
+    // The crop follows the whole mesh (or the whole external alignment), never the sampled points,
+    // so that I, and the prediction, do not change with the stride.
+    const extent = meshXYZ ? meshXYFromXYZ(meshXYZ) : photoPoints;
+    const toInput = cropToInput(extent, photo, input.width, input.height, this.options.crop, this.options.cropScale);
     const image = warpAffine(photo, invertScaleShift(toInput), input.width, input.height);
     const inputPoints = new Float32Array(photoPoints.length);
     for (let k = 0; k < photoPoints.length; k += 2) {

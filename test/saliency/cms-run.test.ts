@@ -95,4 +95,19 @@ test('deterministic; a killed run resumed from its checkpoint gives the same byt
   assert.ok(Buffer.from(merged.mean().buffer).equals(bytes(a)), 'merged shards = one run');
 });
 
+test('the model input and the prediction do not depend on the stride', async () => {
+  const model = await resolveModel('gender');
+  const s = await openEngine('cpu', model);
+  const seen: string[] = [];
+  for (const stride of [4, 9]) {
+    const ex = await Explainer.create(model.spec, s, { ...DEFAULT_EXPLAIN, stride });
+    const p = await ex.prepare(PHOTOS[0]!);
+    const { prediction } = await ex.predict(p);
+    seen.push(`${Buffer.from(p.tensor.buffer).toString('base64').slice(0, 64)} ${prediction.label} ${prediction.probabilities}`);
+    await ex.dispose();
+  }
+  await s.dispose();
+  assert.is(seen[0], seen[1]);
+});
+
 test.run();
