@@ -7,11 +7,12 @@ import { CsmError } from '../errors.js';
 import type { ResolvedModel } from '../models/load.js';
 import type { Engine, EngineOptions, EngineSession } from './types.js';
 
-interface Registered { load: () => Promise<Engine>; priority: number }
+/** `auto` is true when the engine is being tried by `--backend auto` (it may then refuse, e.g. a software GPU). */
+interface Registered { load: (auto: boolean) => Promise<Engine>; priority: number }
 
 const ENGINES = new Map<string, Registered>();
 
-export function registerEngine(name: string, load: () => Promise<Engine>, priority: number): void {
+export function registerEngine(name: string, load: (auto: boolean) => Promise<Engine>, priority: number): void {
   ENGINES.set(name, { load, priority });
 }
 
@@ -29,7 +30,7 @@ export async function openEngine(choice: string, model: ResolvedModel, options: 
     const entry = ENGINES.get(name);
     if (!entry) throw new NoEngineError(`unknown backend "${name}" (backends: auto, ${engineNames().join(', ')})`);
     try {
-      return await (await entry.load()).open(model, options);
+      return await (await entry.load(choice === 'auto')).open(model, options);
     } catch (e) {
       if (choice !== 'auto') throw e;
       reasons.push(`${name}: ${(e as Error).message}`);
@@ -39,3 +40,5 @@ export async function openEngine(choice: string, model: ResolvedModel, options: 
 }
 
 registerEngine('cpu', async () => (await import('./cpu/engine.js')).cpuEngine, 0);
+// The GPU engine goes first under auto, but only on a real (hardware) adapter.
+registerEngine('webgpu', async (auto) => (await import('./webgpu/engine.js')).webgpuEngine(!auto), 10);

@@ -92,7 +92,12 @@ export async function runCms(files: string[], explain: (item: string) => Promise
       acc.add(result.cis, file);
       await options.onImage?.(result, next);
     } catch (e) {
-      if (!(e instanceof CsmError)) throw e;
+      // A bug, or a fatal condition (GPU lost), stops the run; the checkpoint then holds every
+      // image before this one, so --resume continues here.
+      if (!(e instanceof CsmError) || (e as { fatal?: boolean }).fatal) {
+        if ((e as { fatal?: boolean }).fatal) await checkpoint();
+        throw e;
+      }
       skipped.push({ file, cause: e.message });
       options.onWarning?.(`skipped: ${e.message}`);
     }

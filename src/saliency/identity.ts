@@ -43,7 +43,7 @@ export async function readPairs(csv: string): Promise<Pair[]> {
     const t = line.trim();
     if (!t || t.startsWith('#')) return;
     const cols = t.split(',').map((c) => c.trim());
-    if (k === 0 && !/^(1|0|true|false|same|different|genuine|impostor)$/i.test(cols[2] ?? '')) return; // header
+    if (k === 0 && !/\.[a-z0-9]+$/i.test(cols[0] ?? '')) return; // a header: its first column is no file name
     if (cols.length !== 3) throw new CsmError(`"${csv}" line ${k + 1}: expected image1,image2,same`);
     const flag = cols[2]!.toLowerCase();
     if (!['1', '0', 'true', 'false', 'same', 'different', 'genuine', 'impostor'].includes(flag)) throw new CsmError(`"${csv}" line ${k + 1}: "${cols[2]}" is not 1/0, true/false or same/different`);

@@ -1,0 +1,96 @@
+/**
+ * Compute pipelines from the WGSL files in shaders/ (one file per kernel, read at run time), cached
+ * per device and name, with the workgroup size set through the shaders' `override` and clamped to
+ * the device's limits. Dispatches too large for one dimension are folded into two.
+ */
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { CsmError } from '../../errors.js';
+
+export type KernelName = 'occlude' | 'score' | 'gather' | 'preprocess';
+
+const sources = new Map<KernelName, string>();
+
+/** WGSL source of a kernel (shaders/NAME.wgsl at the package root). */
+export function shaderSource(name: KernelName): string {
+  let src = sources.get(name);
+  if (!src) {
+    // Compiled to dist/src/engine/webgpu/: the package root is four levels up.
+    src = readFileSync(fileURLToPath(new URL(`../../../../shaders/${name}.wgsl`, import.meta.url)), 'utf8');
+    sources.set(name, src);
+  }
+  return src;
+}
+
+const pipelines = new WeakMap<GPUDevice, Map<string, { pipeline: GPUComputePipeline; workgroup: number }>>();
+
+export function pipeline(device: GPUDevice, name: KernelName): { pipeline: GPUComputePipeline; workgroup: number } {
+  let cache = pipelines.get(device);
+  if (!cache) { cache = new Map(); pipelines.set(device, cache); }
+  let entry = cache.get(name);
+  if (!entry) {
+    const workgroup = Math.min(64, device.limits.maxComputeWorkgroupSizeX, device.limits.maxComputeInvocationsPerWorkgroup);
+    const module = device.createShaderModule({ label: name, code: shaderSource(name) });
+    entry = {
+      pipeline: device.createComputePipeline({ label: name, layout: 'auto', compute: { module, entryPoint: 'main', constants: { WORKGROUP_SIZE: workgroup } } }),
+      workgroup,
+    };
+    cache.set(name, entry);
+  }
+  return entry;
+}
+
+/** Workgroup counts for `invocations` threads, folded into 2-D past the per-dimension limit. */
+export function dispatchSize(device: GPUDevice, invocations: number, workgroup: number): { x: number; y: number; strideX: number } {
+  const groups = Math.max(1, Math.ceil(invocations / workgroup));
+  const max = device.limits.maxComputeWorkgroupsPerDimension;
+  if (groups <= max) return { x: groups, y: 1, strideX: groups * workgroup };
+  const y = Math.ceil(groups / max);
+  if (y > max) throw new CsmError(`a dispatch of ${invocations} invocations exceeds the device's limits`);
+  const x = Math.ceil(groups / y);
+  return { x, y, strideX: x * workgroup };
+}
+
+/** Records one dispatch of `name` with the given uniform bytes and storage buffers (bindings 1…). */
+export function encodeKernel(device: GPUDevice, encoder: GPUCommandEncoder, name: KernelName, uniform: ArrayBuffer, buffers: GPUBuffer[], groups: { x: number; y: number }): GPUBuffer {
+  const { pipeline: p } = pipeline(device, name);
+  const ubo = device.createBuffer({ label: `${name}.params`, size: Math.max(16, Math.ceil(uniform.byteLength / 16) * 16), usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
+  device.queue.writeBuffer(ubo, 0, uniform);
+  const bind = device.createBindGroup({
+    layout: p.getBindGroupLayout(0),
+    entries: [{ binding: 0, resource: { buffer: ubo } }, ...buffers.map((buffer, k) => ({ binding: k + 1, resource: { buffer } }))],
+  });
+  const pass = encoder.beginComputePass({ label: name });
+  pass.setPipeline(p);
+  pass.setBindGroup(0, bind);
+  pass.dispatchWorkgroups(groups.x, groups.y);
+  pass.end();
+  return ubo;
+}
+
+/** A storage buffer holding `data` (at least 4 bytes: WebGPU refuses empty bindings). */
+export function storageBuffer(device: GPUDevice, label: string, data: ArrayBufferView | number, extraUsage = 0): GPUBuffer {
+  const size = typeof data === 'number' ? data : data.byteLength;
+  const buffer = device.createBuffer({ label, size: Math.max(16, Math.ceil(size / 4) * 4), usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_DST | GPUBufferUsage.COPY_SRC | extraUsage });
+  if (typeof data !== 'number') device.queue.writeBuffer(buffer, 0, data.buffer, data.byteOffset, data.byteLength);
+  return buffer;
+}
+
+/** Copies buffers back to the CPU in one submission (the finished maps only). */
+export async function readBack(device: GPUDevice, parts: { buffer: GPUBuffer; bytes: number }[]): Promise<ArrayBuffer[]> {
+  const encoder = device.createCommandEncoder({ label: 'readback' });
+  const staging = parts.map(({ buffer, bytes }) => {
+    const s = device.createBuffer({ label: 'staging', size: Math.max(16, Math.ceil(bytes / 4) * 4), usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    encoder.copyBufferToBuffer(buffer, 0, s, 0, Math.ceil(bytes / 4) * 4);
+    return s;
+  });
+  device.queue.submit([encoder.finish()]);
+  const out: ArrayBuffer[] = [];
+  for (const [k, s] of staging.entries()) {
+    await s.mapAsync(GPUMapMode.READ);
+    out.push(s.getMappedRange(0, Math.ceil(parts[k]!.bytes / 4) * 4).slice(0));
+    s.unmap();
+    s.destroy();
+  }
+  return out;
+}
