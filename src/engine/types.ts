@@ -24,6 +24,12 @@ export interface EngineSession {
   readonly batch: number;
   /** Forward pass of `rows` whole images (concatenated tensors); returns the named outputs. */
   infer(inputs: Float32Array, rows: number, outputs: string[]): Promise<Record<string, Float32Array>>;
+  /**
+   * Benchmark hook: seconds for pure inference of `image` repeated in batches of the given sizes,
+   * the way this engine's own loop feeds the model (device-resident for the GPU engine), with no
+   * occlusion, scoring or accumulation: the floor the engine's overhead is measured against.
+   */
+  timeInference(image: Float32Array, batches: number[], output: string): Promise<number>;
   /** Algorithm 1 for one image: every plan point occluded, scored and painted on the canonical grid. */
   computeCis(request: CisRequest): Promise<CisMap>;
   dispose(): Promise<void>;

@@ -3,9 +3,9 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { buildOccludedBatch } from '../../src/engine/cpu/occlude.js';
 import { coverageLists } from '../../src/engine/webgpu/engine.js';
-import { encodeGather, encodeOcclude, encodePreprocess, encodeScore, SCORE_KIND } from '../../src/engine/webgpu/kernels.js';
+import { encodeGather, encodeOcclude, encodePreprocess, encodeReproject, encodeScore, SCORE_KIND } from '../../src/engine/webgpu/kernels.js';
 import { readBack, storageBuffer } from '../../src/engine/webgpu/programs.js';
-import { accumulateCis } from '../../src/saliency/cis.js';
+import { accumulateCis, reprojectToInput } from '../../src/saliency/cis.js';
 import { evaluatePairScores, scoreRow } from '../../src/saliency/score.js';
 import { toModelInput } from '../../src/models/preprocess.js';
 import { warpAffine, type Affine } from '../../src/image/index.js';
@@ -150,6 +150,22 @@ test('preprocess equals warpAffine + toModelInput (rotated crop, off-photo sampl
     for (let k = 0; k < want.length; k++) worst = Math.max(worst, Math.abs(g[k]! - want[k]!));
     assert.ok(worst <= 1e-4, `${color} ${layout}: max |GPU − CPU| ${worst}`);
   }
+});
+
+test('reproject equals reprojectToInput (bilinear samples at canonical centres, count normalisation)', async () => {
+  if (!gpu) return;
+  const r = rng(5);
+  const [W, H, F] = [21, 17, 32];
+  const plan = randomPlan(r, 120, W, H, F, 1);
+  for (let n = 0; n < plan.count; n++) { plan.canonical[2 * n] = r() * F; plan.canonical[2 * n + 1] = r() * F; }
+  const map = Float32Array.from({ length: F * F }, () => r() * 4 - 2);
+  const want = reprojectToInput(map, plan);
+  const values = storageBuffer(gpu.device, 'values', W * H * 4);
+  const [got] = await run((device, encoder) => encodeReproject(device, encoder, {
+    width: W, height: H, size: F, count: plan.count, map: storageBuffer(device, 'map', map), centres: storageBuffer(device, 'centres', plan.canonical), rects: storageBuffer(device, 'rects', plan.inputRects), values,
+  }), [{ buffer: values, bytes: W * H * 4 }]);
+  const g = new Float32Array(got!);
+  for (let p = 0; p < W * H; p++) assert.ok(Math.abs(g[p]! - want.values[p]!) <= 1e-5 * Math.max(1, Math.abs(want.values[p]!)), `pixel ${p}: ${g[p]} vs ${want.values[p]}`);
 });
 
 test.run();

@@ -8,6 +8,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cpuEngine } from '../../src/engine/cpu/engine.js';
+import { buildOccludedBatch, OccludedBatchBuffer } from '../../src/engine/cpu/occlude.js';
 import { encodeModel, parseSpec, resolveModel, type OnnxModel } from '../../src/index.js';
 import { accumulateCis, reprojectToInput } from '../../src/saliency/cis.js';
 import { buildPlan, defaultPatch, fillValues } from '../../src/saliency/plan.js';
@@ -120,6 +121,19 @@ test('density normalisation: a constant drop gives a constant map wherever N > 0
   for (let p = 0; p < cis.map.length; p++) assert.is(cis.map[p], cis.count[p] ? 2.5 : 0);
   const back = reprojectToInput(cis.map, plan);
   for (let p = 0; p < back.values.length; p++) if (back.count[p]) assert.ok(Math.abs(back.values[p]! - 2.5) < 1e-6);
+});
+
+test('incremental batch buffers give the same bytes as building every copy afresh', () => {
+  for (const layout of ['NCHW', 'NHWC'] as const) {
+    const t = { layout, channels: 3, width: W, height: H };
+    const input = Float32Array.from({ length: 3 * W * H }, (_, k) => Math.sin(k));
+    const plan = buildPlan({ correspondence: { ...corr, count: 4 }, input: { ...spec.input, color: 'rgb', layout }, patch: 3, fill: Float32Array.of(-1, 0, 1), fillKind: 'black' });
+    const buffer = new OccludedBatchBuffer(input, plan, 3, t);
+    for (const [first, rows] of [[0, 3], [3, 1], [1, 3], [0, 2]] as const) {
+      const want = buildOccludedBatch(input, plan, first, rows, t, new Float32Array(rows * input.length));
+      assert.equal(Array.from(buffer.fill(first, rows)), Array.from(want), `${layout} batch at ${first}`);
+    }
+  }
 });
 
 test.run();

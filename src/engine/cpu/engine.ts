@@ -11,7 +11,7 @@ import { accumulateCis } from '../../saliency/cis.js';
 import { evaluatePairScores, evaluateScores } from '../../saliency/score.js';
 import type { CisMap } from '../../saliency/types.js';
 import type { CisRequest, Engine, EngineOptions, EngineSession } from '../types.js';
-import { buildOccludedBatch, type TensorLayout } from './occlude.js';
+import { OccludedBatchBuffer, type TensorLayout } from './occlude.js';
 
 /** Default batch: about 8 M input values per forward pass, between 1 and 256 copies. */
 export function defaultBatch(valuesPerImage: number): number {
@@ -45,6 +45,15 @@ class CpuSession implements EngineSession {
     return Object.fromEntries(outputs.map((name) => [name, result[name]!.data as Float32Array]));
   }
 
+  async timeInference(image: Float32Array, batches: number[], output: string): Promise<number> {
+    const max = Math.max(...batches);
+    const input = new Float32Array(max * this.per);
+    for (let b = 0; b < max; b++) input.set(image, b * this.per);
+    const t0 = performance.now();
+    for (const rows of batches) await this.infer(input.subarray(0, rows * this.per), rows, [output]);
+    return (performance.now() - t0) / 1000;
+  }
+
   async computeCis(req: CisRequest): Promise<CisMap> {
     const { plan, score } = req;
     if (req.input.length !== this.per) throw new CsmError(`input tensor has ${req.input.length} values; the model takes ${this.per}`);
@@ -61,10 +70,11 @@ class CpuSession implements EngineSession {
     const baseline = (await phi(sources, 1))[0]!;
     const drops = new Float32Array(plan.count);
     // Two sets of buffers: one being scored, one being filled.
-    const buffers = [0, 1].map(() => sources.map(() => new Float32Array(this.batch * this.per)));
+    const capacity = Math.min(this.batch, Math.max(1, plan.count));
+    const buffers = [0, 1].map(() => sources.map((src, i) => new OccludedBatchBuffer(src, plans[i]!, capacity, this.layout)));
     const build = (k: number, first: number): Float32Array[] => {
       const rows = Math.min(this.batch, plan.count - first);
-      return sources.map((src, i) => buildOccludedBatch(src, plans[i]!, first, rows, this.layout, buffers[k % 2]![i]!));
+      return buffers[k % 2]!.map((b) => b.fill(first, rows));
     };
     let first = 0;
     let k = 0;

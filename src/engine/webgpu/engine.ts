@@ -88,6 +88,21 @@ class WebGpuSession implements EngineSession {
     return out;
   }
 
+  async timeInference(image: Float32Array, batches: number[], output: string): Promise<number> {
+    const { device } = this.ctx;
+    const max = Math.max(...batches);
+    const input = new Float32Array(max * this.per);
+    for (let b = 0; b < max; b++) input.set(image, b * this.per);
+    const buffer = storageBuffer(device, 'bench.input', input);
+    await device.queue.onSubmittedWorkDone();
+    const t0 = performance.now();
+    for (const rows of batches) (await this.run(buffer, rows, output)).dispose();
+    await device.queue.onSubmittedWorkDone();
+    const seconds = (performance.now() - t0) / 1000;
+    buffer.destroy();
+    return seconds;
+  }
+
   private coverageFor(plan: OcclusionPlan): Coverage {
     const key = `${plan.canonicalSize}:${createHash('sha1').update(new Uint8Array(plan.canonicalRects.buffer, plan.canonicalRects.byteOffset, plan.canonicalRects.byteLength)).digest('hex')}`;
     let c = this.coverage.get(key);

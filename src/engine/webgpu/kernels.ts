@@ -60,10 +60,18 @@ export function encodePreprocess(device: GPUDevice, encoder: GPUCommandEncoder, 
   return encodeKernel(device, encoder, 'preprocess', buf, [a.photo, a.tensor], size);
 }
 
+export interface ReprojectArgs { width: number; height: number; size: number; count: number; map: GPUBuffer; centres: GPUBuffer; rects: GPUBuffer; values: GPUBuffer }
+
+export function encodeReproject(device: GPUDevice, encoder: GPUCommandEncoder, a: ReprojectArgs): GPUBuffer {
+  const size = dispatchSize(device, a.width * a.height, pipeline(device, 'reproject').workgroup);
+  return encodeKernel(device, encoder, 'reproject', new Uint32Array([a.width, a.height, a.size, a.count]).buffer, [a.map, a.centres, a.rects, a.values], size);
+}
+
 /** Every kernel, with its CPU twin (the reference the tests compare it to). */
 export const KERNELS: Record<KernelName, { twin: string }> = {
   occlude: { twin: 'src/engine/cpu/occlude.ts buildOccludedBatch' },
   score: { twin: 'src/saliency/score.ts scoreRow / evaluatePairScores' },
   gather: { twin: 'src/saliency/cis.ts accumulateCis' },
   preprocess: { twin: 'src/image/affine.ts warpAffine + src/models/preprocess.ts toModelInput' },
+  reproject: { twin: 'src/saliency/cis.ts reprojectToInput' },
 };

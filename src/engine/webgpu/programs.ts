@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { CsmError } from '../../errors.js';
 
-export type KernelName = 'occlude' | 'score' | 'gather' | 'preprocess';
+export type KernelName = 'occlude' | 'score' | 'gather' | 'preprocess' | 'reproject';
 
 const sources = new Map<KernelName, string>();
 
