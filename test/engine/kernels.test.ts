@@ -12,19 +12,11 @@ import { warpAffine, type Affine } from '../../src/image/index.js';
 import type { OcclusionPlan, ScoreSpec } from '../../src/saliency/types.js';
 import type { GpuContext } from '../../src/engine/webgpu/device.js';
 import { gpuOrSkip } from '../helpers/gpu.js';
+import { mulberry32 as rng } from '../helpers/random.js';
 
 let gpu: GpuContext | undefined;
 test.before(async () => { gpu = await gpuOrSkip('WebGPU kernels'); });
 
-/** Deterministic pseudo-random numbers (mulberry32). */
-function rng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 async function run(encode: (device: GPUDevice, encoder: GPUCommandEncoder) => void, read: { buffer: GPUBuffer; bytes: number }[]): Promise<ArrayBuffer[]> {
   const device = gpu!.device;

@@ -20,6 +20,7 @@ import * as ort from 'onnxruntime-node';
 import { convertTfjsFile } from '../../src/models/convert/convert.js';
 import { loadTfjsGraphModel } from '../../src/models/convert/tfjs-model.js';
 import { loadTfjsReference, runTfjsShaped, withTfBackend } from '../helpers/tfjs-reference.js';
+import { mulberry32 } from '../helpers/random.js';
 
 /** The absolute bound on |ONNX − TF.js| for every output element (see the header). */
 const BOUND = 1e-5;
@@ -28,17 +29,6 @@ const BATCH = 3;
 // ---------------------------------------------------------------------------------------------
 // Deterministic data.
 
-/** mulberry32: a tiny seeded PRNG, uniform in [0, 1). */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function uniform(rand: () => number, n: number, lo: number, hi: number): Float32Array {
   return Float32Array.from({ length: n }, () => lo + (hi - lo) * rand());

@@ -6,21 +6,11 @@ import { join } from 'node:path';
 import { CmsAccumulator, CMS_MAX_MAGNITUDE, CMS_SCALE, quantiseCms, type CmsInput } from '../../src/saliency/cms.js';
 import { loadAccumulator, saveAccumulator, CheckpointError } from '../../src/saliency/checkpoint.js';
 import { CsmError } from '../../src/errors.js';
+import { mulberry32 as prng } from '../helpers/random.js';
 
 const SIZE = 64;
 const COUNT = 20;
 
-/** mulberry32: a small seeded PRNG, uniform in [0, 1). */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Item {
   id: string;
