@@ -8,3 +8,4 @@ export * from './saliency/index.js';
 export { engineNames, openEngine, registerEngine, NoEngineError } from './engine/registry.js';
 export type { CisRequest, Engine, EngineOptions, EngineSession } from './engine/types.js';
 export * from './report/index.js';
+export * from './eval/index.js';

@@ -4,6 +4,7 @@ import { alignCommand } from './align.js';
 import { cisCommand } from './cis.js';
 import { cmsCommand } from './cms.js';
 import { demoCommand } from './demo.js';
+import { evalCommand } from './eval.js';
 import { mergeCommand } from './merge.js';
 import { reprojectCommand } from './reproject.js';
 import { modelsCommand } from './models.js';
@@ -15,6 +16,7 @@ const COMMANDS: Record<string, Command> = {
   demo: { run: demoCommand, summary: 'the whole method on npm sample photos with the default models, as an HTML page' },
   cis: { run: cisCommand, summary: 'Canonical Image Saliency of photos (Algorithm 1)' },
   cms: { run: cmsCommand, summary: 'Canonical Model Saliency of a model over a data set (mean of CIS maps)' },
+  eval: { run: evalCommand, summary: 'CMS against Score-CAM and plain occlusion with the paper\'s faithfulness metrics' },
   reproject: { run: reprojectCommand, summary: 'draw a canonical map onto photos through their face meshes' },
   merge: { run: mergeCommand, summary: 'merge CMS runs over disjoint image sets, exactly' },
   align: { run: alignCommand, summary: 'find faces, fit the 468-point mesh, warp each face to the canonical face' },

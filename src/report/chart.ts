@@ -49,3 +49,35 @@ export function lineChart(points: [number, number][], opts: LineChartOptions = {
   for (let k = 1; k < pts.length; k++) drawLine(rgba, width, height, px(pts[k - 1]![0]), py(pts[k - 1]![1]), px(pts[k]![0]), py(pts[k]![1]), line);
   return { width, height, rgba };
 }
+
+/** Distinct bar colours, one per method, in order (the figure's caption names them). */
+export const BAR_COLORS: [number, number, number][] = [[214, 39, 40], [31, 119, 180], [44, 160, 44], [255, 127, 14], [148, 103, 189], [140, 86, 75]];
+
+/**
+ * Grouped bars (the paper's Figs. 10–12): one group per entry of `groups`, one bar per method in
+ * BAR_COLORS order, each labelled with its value.
+ */
+export function barChart(groups: number[][], opts: { width?: number; height?: number; max?: number } = {}): RgbaImage {
+  const width = opts.width ?? 480;
+  const height = opts.height ?? 300;
+  const rgba = new Uint8Array(width * height * 4).fill(255);
+  const left = 16;
+  const bottom = height - 12;
+  const top = 22;
+  const max = opts.max ?? Math.max(1e-9, ...groups.flat());
+  drawLine(rgba, width, height, left, bottom, width - 8, bottom, [60, 60, 60, 255]);
+  const groupWidth = (width - left - 16) / Math.max(1, groups.length);
+  groups.forEach((values, g) => {
+    const barWidth = (groupWidth * 0.8) / Math.max(1, values.length);
+    values.forEach((v, m) => {
+      const x0 = Math.round(left + g * groupWidth + groupWidth * 0.1 + m * barWidth);
+      const x1 = Math.round(x0 + barWidth - 2);
+      const y0 = Math.round(bottom - (Math.max(0, v) / max) * (bottom - top));
+      const [r, gr, b] = BAR_COLORS[m % BAR_COLORS.length]!;
+      for (let y = y0; y < bottom; y++) for (let x = x0; x < x1; x++) { const o = (y * width + x) * 4; rgba[o] = r; rgba[o + 1] = gr; rgba[o + 2] = b; rgba[o + 3] = 255; }
+      const t = formatTick(Number(v.toFixed(1)));
+      drawText(rgba, width, height, Math.round((x0 + x1) / 2 - textWidth(t) / 2), y0 - GLYPH_HEIGHT - 3, t, [30, 30, 30, 255]);
+    });
+  });
+  return { width, height, rgba };
+}

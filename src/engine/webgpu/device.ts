@@ -25,6 +25,7 @@ export interface GpuContext {
 }
 
 let instance: GPU | undefined;
+let found: Promise<{ adapter: GPUAdapter; info: GpuContext['adapter'] }> | undefined;
 let context: Promise<GpuContext> | undefined;
 
 function patchWriteBuffer(device: GPUDevice): void {
@@ -43,12 +44,9 @@ function patchWriteBuffer(device: GPUDevice): void {
   }) as GPUQueue['writeBuffer'];
 }
 
-/**
- * The process's GPU device. `allowFallback` admits software adapters (lavapipe, SwiftShader):
- * right for tests and `--backend webgpu`, wrong for `--backend auto`, where the CPU engine is faster.
- */
-export function acquireGpu(allowFallback: boolean): Promise<GpuContext> {
-  context ??= (async () => {
+/** Loads Dawn and finds an adapter (once); no device yet, so a refused adapter costs nothing. */
+function findAdapter(): Promise<{ adapter: GPUAdapter; info: GpuContext['adapter'] }> {
+  found ??= (async () => {
     let binding: { create: (o: string[]) => GPU; globals: object };
     try {
       binding = (await import('webgpu')) as unknown as typeof binding;
@@ -70,6 +68,21 @@ export function acquireGpu(allowFallback: boolean): Promise<GpuContext> {
     }
     const info = adapter.info;
     const fallback = Boolean((info as GPUAdapterInfo & { isFallbackAdapter?: boolean }).isFallbackAdapter) || /llvmpipe|lavapipe|swiftshader/i.test(`${info.device} ${info.description}`);
+    return { adapter, info: { vendor: info.vendor, architecture: info.architecture, device: info.device, description: info.description, fallback } };
+  })();
+  return found.catch((e) => { found = undefined; throw e; });
+}
+
+/**
+ * The process's GPU device. `allowFallback` admits software adapters (lavapipe, SwiftShader):
+ * right for tests and `--backend webgpu`, wrong for `--backend auto`, where the CPU engine is faster.
+ */
+export async function acquireGpu(allowFallback: boolean): Promise<GpuContext> {
+  const { adapter, info } = await findAdapter();
+  if (info.fallback && !allowFallback) {
+    throw new GpuUnavailableError(`only a software WebGPU adapter is present (${info.vendor} ${info.device || info.architecture}); the CPU engine is faster there (--backend webgpu forces it)`);
+  }
+  context ??= (async () => {
     const limits = adapter.limits;
     const device = await adapter.requestDevice({
       requiredLimits: {
@@ -82,19 +95,11 @@ export function acquireGpu(allowFallback: boolean): Promise<GpuContext> {
       },
     });
     patchWriteBuffer(device);
-    const ctx: GpuContext = {
-      device,
-      adapter: { vendor: info.vendor, architecture: info.architecture, device: info.device, description: info.description, fallback },
-    };
+    const ctx: GpuContext = { device, adapter: info };
     void device.lost.then((lost) => { ctx.lost = `${lost.reason}: ${lost.message}`; });
     return ctx;
   })();
-  return context.then((ctx) => {
-    if (ctx.adapter.fallback && !allowFallback) {
-      throw new GpuUnavailableError(`only a software WebGPU adapter is present (${ctx.adapter.vendor} ${ctx.adapter.device || ctx.adapter.architecture}); the CPU engine is faster there (--backend webgpu forces it)`);
-    }
-    return ctx;
-  }, (e) => { context = undefined; throw e; });
+  return context.catch((e) => { context = undefined; throw e; });
 }
 
 /** Throws GpuLostError if the device is gone. */

@@ -11,7 +11,10 @@ export interface OnnxValueInfo {
   name: string;
   /** ONNX element type code (OnnxDataType). */
   elemType: number;
+  /** Dimensions; an empty list is a scalar. Omitted in `encodeModel` when `unknownRank` is set. */
   shape: OnnxDim[];
+  /** The rank is not declared (intermediate tensors exposed as outputs). */
+  unknownRank?: boolean;
 }
 
 export interface OnnxInitializer {
@@ -63,7 +66,7 @@ function valueInfoToProto(v: OnnxValueInfo): object {
     type: {
       tensorType: {
         elemType: v.elemType,
-        shape: { dim: v.shape.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) },
+        ...(v.unknownRank ? {} : { shape: { dim: v.shape.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) } }),
       },
     },
   };

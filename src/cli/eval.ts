@@ -1,0 +1,126 @@
+/** `csm eval`: CMS against baselines with the paper's faithfulness metrics (Section 4.2). */
+import { writeFile } from 'node:fs/promises';
+import { basename, extname, join } from 'node:path';
+import { parseArgs } from 'node:util';
+import * as ort from 'onnxruntime-node';
+import {
+  barChart, CsmError, evaluate, evaluationMarkdown, exposeTensors, findCamLayer, ImageOcclusion, listImages, openEngine, photoOverlay,
+  readNpyFile, ReprojectedCms, rgbaPng, runCms, ScoreCam, withColorbar, writeCanonicalMap, writeHtmlIndex, METRICS, inputShape,
+  type SaliencyMethod,
+} from '../index.js';
+import { EXPLAIN_HELP, EXPLAIN_OPTIONS, runInfo, setupExplain } from './explain-args.js';
+import { EXIT, UsageError, print, printJson } from './output.js';
+import { Progress } from './progress.js';
+
+const METHOD_NAMES = ['cms', 'score-cam', 'occlusion'] as const;
+
+export const EVAL_HELP = `Usage: csm eval --model MODEL --images DIR|LIST --out DIR [options]
+
+Measures how faithful each saliency method is to the model (the paper's Section 4.2): for every
+image, each method's heatmap over the model input I is min-max normalised and scaled to the same
+sum as the others (Eq. 10), the negative explanation image E = (1 − H) ⊙ I darkens what it marks
+(Eq. 9), and the predicted class's probability on I and on E gives
+  Average Drop %   mean of max(0, (φ(I) − φ(E)) / φ(I)) × 100          (higher is better)
+  % Increase       share of images where φ(E) > φ(I)                    (lower is better)
+  Win %            share of images where the method's E is least confident (higher is better)
+Methods: cms (the data set's CMS reprojected onto each image), score-cam (Score-CAM on the last
+feature map), occlusion (the same patches slid over I without alignment). Grad-CAM and
+Grad-CAM++ are not available yet.
+
+Writes eval.md and eval.json (the table and every image's confidences), eval-metrics.png (bars:
+Average Drop, % Increase, Win %; one colour per method in the order above), heatmap figures of
+the first images, the CMS files, and index.html.
+
+Options:
+  --images DIR|LIST       the images (the CMS is computed over them unless --cms is given)
+  --cms FILE.npy          use this CMS (made with the same model, size and alignment)
+  --methods a,b,c         among ${METHOD_NAMES.join(', ')}                      [default: all]
+  --sum-fraction F        Eq. 10's s as a fraction of the pixels (maps clamped to [0, 1]);
+                          default: the smallest normalised sum of the methods, so none is clamped
+  --figures N             heatmap figures for the first N images                   [default: 4]
+
+${EXPLAIN_HELP}`;
+
+export async function evalCommand(args: string[]): Promise<number> {
+  const { values } = parseArgs({ args, options: { ...EXPLAIN_OPTIONS, images: { type: 'string' }, cms: { type: 'string' }, methods: { type: 'string' }, 'sum-fraction': { type: 'string' }, figures: { type: 'string' } } });
+  if (values.help) { print(EVAL_HELP); return EXIT.ok; }
+  if (!values.images) throw new UsageError('eval needs --images DIR|LIST');
+  const methodNames = (values.methods ?? METHOD_NAMES.join(',')).split(',').map((m) => m.trim());
+  for (const m of methodNames) if (!(METHOD_NAMES as readonly string[]).includes(m)) throw new UsageError(`unknown method "${m}" (methods: ${METHOD_NAMES.join(', ')})`);
+  const fraction = values['sum-fraction'] === undefined ? undefined : Number(values['sum-fraction']);
+  if (fraction !== undefined && !(fraction > 0 && fraction <= 1)) throw new UsageError(`--sum-fraction takes a number in (0, 1], got "${values['sum-fraction']}"`);
+  const figures = Number(values.figures ?? 4);
+  const setup = await setupExplain(values);
+  const progress = new Progress('eval', !values.quiet);
+  const methods: SaliencyMethod[] = [];
+  try {
+    const files = await listImages(values.images);
+    let cms: Float32Array;
+    if (values.cms) {
+      const npy = await readNpyFile(values.cms);
+      if (npy.shape.length !== 2 || npy.shape[0] !== setup.explainer.canonicalSize || npy.shape[1] !== npy.shape[0]) throw new CsmError(`"${values.cms}" is not a ${setup.explainer.canonicalSize}×${setup.explainer.canonicalSize} map (shape [${npy.shape}])`);
+      cms = Float32Array.from(npy.data as ArrayLike<number>);
+    } else {
+      const cmsProgress = new Progress('cms', !values.quiet);
+      const run = await runCms(files, (f) => setup.explainer.cis(f), setup.explainer.canonicalSize, {
+        checkpointDir: join(setup.out, 'checkpoint'), checkpointEvery: 25, resume: false, fingerprint: setup.params,
+        onProgress: (p) => cmsProgress.update(p.done, p.total, p.elapsed),
+      });
+      cms = run.acc.mean();
+      await writeCanonicalMap(setup.out, 'cms', cms, setup.space, { kind: 'CMS', params: setup.params, run: runInfo(setup), images: run.acc.ids, skipped: run.skipped });
+    }
+    const { spec } = setup.model;
+    for (const name of methodNames) {
+      if (name === 'cms') methods.push(new ReprojectedCms(cms));
+      if (name === 'occlusion') methods.push(new ImageOcclusion(setup.session, spec.input, Math.max(1, Math.round((setup.options.patch ?? Math.max(1, Math.round((15 * spec.input.height) / 224))) / 2))));
+      if (name === 'score-cam') {
+        const sample = await setup.explainer.prepare(files.find(() => true)!);
+        const layer = await findCamLayer(setup.model.path, spec.input.name, new ort.Tensor('float32', sample.tensor, inputShape(spec.input, 1)));
+        const path = await exposeTensors(setup.model.path, [layer.name]);
+        const session = await openEngine('cpu', { ...setup.model, path }, { batch: 64 });
+        methods.push(new ScoreCam(session, spec.input, layer.name, layer.dims));
+      }
+    }
+    const evalStart = performance.now();
+    let figuresDone = 0;
+    const figureFiles: { file: string; caption: string }[] = [];
+    const result = await evaluate(setup.explainer, methods, files, {
+      ...(fraction !== undefined ? { sumFraction: fraction } : {}),
+      onImage: (done, total) => progress.update(done, total, (performance.now() - evalStart) / 1000),
+      onHeatmaps: async (file, heatmaps) => {
+        if (figuresDone >= figures) return;
+        figuresDone++;
+        const prepared = await setup.explainer.prepare(file);
+        for (const [k, h] of heatmaps.entries()) {
+          const overlay = photoOverlay(prepared.image, h, new Uint8Array(h.length).fill(1), { colormap: 'jet', range: [0, Math.max(...h) || 1] });
+          const name = `eval-${figuresDone}-${basename(file, extname(file)).replace(/[^\w.-]/g, '_')}-${methods[k]!.name.toLowerCase()}.png`;
+          await writeFile(join(setup.out, name), rgbaPng(withColorbar(overlay, { colormap: 'jet', range: overlay.range })));
+          figureFiles.push({ file: name, caption: `${basename(file)}: ${methods[k]!.name}` });
+        }
+      },
+    });
+    const table = evaluationMarkdown(result);
+    await writeFile(join(setup.out, 'eval.md'), `${table}\n`);
+    await writeFile(join(setup.out, 'eval.json'), `${JSON.stringify({ ...result, metrics: METRICS, params: setup.params, run: runInfo(setup) }, null, 2)}\n`);
+    const groups = [result.scores.map((s) => s.averageDrop), result.scores.map((s) => s.increase), result.scores.map((s) => s.win)];
+    await writeFile(join(setup.out, 'eval-metrics.png'), rgbaPng(barChart(groups, { max: 100 })));
+    await writeHtmlIndex(setup.out, {
+      title: `csm eval: ${spec.name} on ${result.images.length} images`,
+      sections: [
+        { heading: 'Faithfulness (Section 4.2)', text: `Negative explanation images E = (1 − H) ⊙ I with equal-sum heatmaps; φ = the predicted class's probability. Bars: Average Drop %, % Increase, Win % (colours: ${result.methods.join(', ')}). ${result.skipped.length} images skipped.`, images: [{ file: 'eval-metrics.png', caption: 'Average Drop % | % Increase | Win %' }], tables: table },
+        { heading: 'Heatmaps (equal-sum, over the model input)', images: figureFiles },
+        ...(values.cms ? [] : [{ heading: 'The CMS', images: [{ file: 'cms-overlay.png', caption: 'CMS over the canonical face' }] }]),
+      ],
+      params: setup.params,
+    });
+    if (values.json) printJson(result.scores);
+    else {
+      print(table);
+      print(`${result.images.length} images evaluated, ${result.skipped.length} skipped → ${join(setup.out, 'index.html')}`);
+    }
+  } finally {
+    for (const m of methods) await m.dispose?.();
+    await setup.dispose();
+  }
+  return EXIT.ok;
+}

@@ -1,0 +1,42 @@
+/** The faithfulness metrics on hand-computed cases (paper Eq. 9–12, method.md). */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { averageDrop, equalSumHeatmaps, increaseInConfidence, minMax, negativeExplanation, winPercent } from '../../src/eval/metrics.js';
+import { camFromWeights, resizePlane } from '../../src/eval/baselines/base.js';
+
+test('min-max normalisation, and a constant map is all zeros (no NaN)', () => {
+  assert.equal(Array.from(minMax(Float32Array.of(2, 4, 6))), [0, 0.5, 1]);
+  assert.equal(Array.from(minMax(Float32Array.of(3, 3, 3))), [0, 0, 0]);
+});
+
+test('equal-sum heatmaps: same sum for every method, within [0, 1]; with a fraction, clamped', () => {
+  const [a, b] = equalSumHeatmaps([Float32Array.of(0, 1, 2, 3), Float32Array.of(0, 0, 0, 8)]);
+  const sum = (m: Float32Array): number => m.reduce((x, y) => x + y, 0);
+  assert.ok(Math.abs(sum(a!) - 1) < 1e-6 && Math.abs(sum(b!) - 1) < 1e-6, 'the smaller normalised sum (1) is the common s');
+  assert.equal(Array.from(b!), [0, 0, 0, 1]);
+  const [c] = equalSumHeatmaps([Float32Array.of(0, 1, 2, 3)], 0.75);
+  assert.equal(Array.from(c!), [0, 0.5, 1, 1], 's = 3 → 0, 0.5, 1, 1.5 clamped to 1');
+});
+
+test('negative explanation image E = (1 − H) ⊙ I, per channel', () => {
+  const e = negativeExplanation(Float32Array.of(10, 20, 30, 40, 50, 60), Float32Array.of(0.5, 1));
+  assert.equal(Array.from(e), [5, 0, 15, 0, 25, 0]);
+});
+
+test('Average Drop, % Increase and Win % by hand', () => {
+  const original = [0.8, 0.5, 0.9, 0.4];
+  const explained = [0.4, 0.6, 0.0, 0.4];
+  // drops: 0.5, max(0, −0.2) = 0, 1, 0 → mean 0.375
+  assert.ok(Math.abs(averageDrop(original, explained) - 37.5) < 1e-9);
+  assert.is(increaseInConfidence(original, explained), 25);
+  assert.equal(winPercent([[0.4, 0.6, 0.0, 0.3], [0.5, 0.1, 0.0, 0.3]]), [75, 75], 'ties count for both');
+});
+
+test('CAM: ReLU of the weighted channel sum, resized', () => {
+  const A = Float32Array.of(1, 2, 3, 4, /* channel 2 */ 4, 3, 2, 1);
+  const cam = camFromWeights(A, 2, 2, 2, [1, -1], 2, 2);
+  assert.equal(Array.from(cam), [0, 0, 1, 3]);
+  assert.equal(Array.from(resizePlane(Float32Array.of(0, 4), 2, 1, 4, 1)), [0, 1, 3, 4]);
+});
+
+test.run();
