@@ -3,6 +3,7 @@
  * occlusion geometry, alignment, backend. Parsed once here so the commands stay thin.
  */
 import { existsSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
 import { basename } from 'node:path';
 import type { ParseArgsConfig } from 'node:util';
 import {
@@ -111,6 +112,7 @@ export async function setupExplain(values: Values): Promise<ExplainSetup> {
     cropScale,
     face,
   };
+  await mkdir(values.out, { recursive: true });
   const signature = existsSync(values.model) ? await readSignature(values.model) : undefined;
   const spec = await specFromFlags(values, signature, basename(values.model, '.onnx'));
   const model = await resolveModel(values.model, spec);

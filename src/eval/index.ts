@@ -5,3 +5,5 @@ export { ImageOcclusion } from './baselines/occlusion.js';
 export { ReprojectedCms } from './baselines/cms.js';
 export { exposeTensors, findCamLayer, withOutputs } from './expose.js';
 export { evaluate, evaluationMarkdown, type Evaluation, type EvaluateOptions, type ImageEvaluation, type MethodScores } from './evaluate.js';
+export { spearman, ssim } from './similarity.js';
+export { parameterisedLayers, randomisedModel, sanityCheck, type SanityStep } from './sanity.js';
