@@ -4,7 +4,7 @@ import { basename, extname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-node';
 import {
-  barChart, CsmError, evaluate, evaluationMarkdown, exposeTensors, findCamLayer, ImageOcclusion, listImages, openEngine, photoOverlay,
+  barChart, CsmError, evaluate, GradCam, evaluationMarkdown, exposeTensors, findCamLayer, ImageOcclusion, listImages, openEngine, photoOverlay,
   readNpyFile, ReprojectedCms, rgbaPng, runCms, ScoreCam, withColorbar, writeCanonicalMap, writeHtmlIndex, METRICS, inputShape,
   type SaliencyMethod,
 } from '../index.js';
@@ -12,7 +12,7 @@ import { EXPLAIN_HELP, EXPLAIN_OPTIONS, runInfo, setupExplain } from './explain-
 import { EXIT, UsageError, print, printJson } from './output.js';
 import { Progress } from './progress.js';
 
-const METHOD_NAMES = ['cms', 'score-cam', 'occlusion'] as const;
+const METHOD_NAMES = ['cms', 'grad-cam', 'grad-cam++', 'score-cam', 'occlusion'] as const;
 
 export const EVAL_HELP = `Usage: csm eval --model MODEL --images DIR|LIST --out DIR [options]
 
@@ -23,9 +23,10 @@ sum as the others (Eq. 10), the negative explanation image E = (1 − H) ⊙ I d
   Average Drop %   mean of max(0, (φ(I) − φ(E)) / φ(I)) × 100          (higher is better)
   % Increase       share of images where φ(E) > φ(I)                    (lower is better)
   Win %            share of images where the method's E is least confident (higher is better)
-Methods: cms (the data set's CMS reprojected onto each image), score-cam (Score-CAM on the last
-feature map), occlusion (the same patches slid over I without alignment). Grad-CAM and
-Grad-CAM++ are not available yet.
+Methods: cms (the data set's CMS reprojected onto each image); grad-cam and grad-cam++ (exact
+gradients of φ with respect to the CAM layer); score-cam (forward passes only); occlusion (the same
+patches slid over I, without alignment). The CAM layer defaults to the last feature map with at
+least 2×2 positions (--cam-layer to choose another).
 
 Writes eval.md and eval.json (the table and every image's confidences), eval-metrics.png (bars:
 Average Drop, % Increase, Win %; one colour per method in the order above), heatmap figures of
@@ -38,11 +39,12 @@ Options:
   --sum-fraction F        Eq. 10's s as a fraction of the pixels (maps clamped to [0, 1]);
                           default: the smallest normalised sum of the methods, so none is clamped
   --figures N             heatmap figures for the first N images                   [default: 4]
+  --cam-layer NAME        the tensor the CAM methods explain        [default: last feature map]
 
 ${EXPLAIN_HELP}`;
 
 export async function evalCommand(args: string[]): Promise<number> {
-  const { values } = parseArgs({ args, options: { ...EXPLAIN_OPTIONS, images: { type: 'string' }, cms: { type: 'string' }, methods: { type: 'string' }, 'sum-fraction': { type: 'string' }, figures: { type: 'string' } } });
+  const { values } = parseArgs({ args, options: { ...EXPLAIN_OPTIONS, images: { type: 'string' }, cms: { type: 'string' }, methods: { type: 'string' }, 'sum-fraction': { type: 'string' }, figures: { type: 'string' }, 'cam-layer': { type: 'string' } } });
   if (values.help) { print(EVAL_HELP); return EXIT.ok; }
   if (!values.images) throw new UsageError('eval needs --images DIR|LIST');
   const methodNames = (values.methods ?? METHOD_NAMES.join(',')).split(',').map((m) => m.trim());
@@ -70,16 +72,30 @@ export async function evalCommand(args: string[]): Promise<number> {
       await writeCanonicalMap(setup.out, 'cms', cms, setup.space, { kind: 'CMS', params: setup.params, run: runInfo(setup), images: run.acc.ids, skipped: run.skipped });
     }
     const { spec } = setup.model;
+    let camLayer: { name: string; dims: number[] } | undefined;
+    const layerFor = async (): Promise<{ name: string; dims: number[] }> => {
+      if (!camLayer) {
+        const sample = await setup.explainer.prepare(files.find(() => true)!);
+        const probe = new ort.Tensor('float32', sample.tensor, inputShape(spec.input, 1));
+        if (values['cam-layer']) {
+          const session = await ort.InferenceSession.create(await exposeTensors(setup.model.path, [values['cam-layer']]));
+          const t = (await session.run({ [spec.input.name]: probe }))[values['cam-layer']]!;
+          await session.release();
+          if (t.dims.length !== 4) throw new CsmError(`--cam-layer "${values['cam-layer']}" has shape [${t.dims}]; a CAM needs a 4-D feature map`);
+          camLayer = { name: values['cam-layer'], dims: [...t.dims] };
+        } else camLayer = await findCamLayer(setup.model.path, spec.input.name, probe);
+      }
+      return camLayer;
+    };
     for (const name of methodNames) {
       if (name === 'cms') methods.push(new ReprojectedCms(cms));
-      if (name === 'occlusion') methods.push(new ImageOcclusion(setup.session, spec.input, Math.max(1, Math.round((setup.options.patch ?? Math.max(1, Math.round((15 * spec.input.height) / 224))) / 2))));
+      if (name === 'grad-cam' || name === 'grad-cam++') methods.push(await GradCam.create(setup.model, (await layerFor()).name, name === 'grad-cam++'));
       if (name === 'score-cam') {
-        const sample = await setup.explainer.prepare(files.find(() => true)!);
-        const layer = await findCamLayer(setup.model.path, spec.input.name, new ort.Tensor('float32', sample.tensor, inputShape(spec.input, 1)));
-        const path = await exposeTensors(setup.model.path, [layer.name]);
-        const session = await openEngine('cpu', { ...setup.model, path }, { batch: 64 });
+        const layer = await layerFor();
+        const session = await openEngine('cpu', { ...setup.model, path: await exposeTensors(setup.model.path, [layer.name]) }, { batch: 64 });
         methods.push(new ScoreCam(session, spec.input, layer.name, layer.dims));
       }
+      if (name === 'occlusion') methods.push(new ImageOcclusion(setup.session, spec.input, Math.max(1, Math.round((setup.options.patch ?? Math.max(1, Math.round((15 * spec.input.height) / 224))) / 2))));
     }
     const evalStart = performance.now();
     let figuresDone = 0;
@@ -101,13 +117,14 @@ export async function evalCommand(args: string[]): Promise<number> {
     });
     const table = evaluationMarkdown(result);
     await writeFile(join(setup.out, 'eval.md'), `${table}\n`);
-    await writeFile(join(setup.out, 'eval.json'), `${JSON.stringify({ ...result, metrics: METRICS, params: setup.params, run: runInfo(setup) }, null, 2)}\n`);
+    await writeFile(join(setup.out, 'eval.json'), `${JSON.stringify({ ...result, camLayer, metrics: METRICS, params: setup.params, run: runInfo(setup) }, null, 2)}\n`);
     const groups = [result.scores.map((s) => s.averageDrop), result.scores.map((s) => s.increase), result.scores.map((s) => s.win)];
     await writeFile(join(setup.out, 'eval-metrics.png'), rgbaPng(barChart(groups, { max: 100 })));
+    const layerNote = camLayer ? ` CAM layer: ${camLayer.name} [${camLayer.dims}].` : '';
     await writeHtmlIndex(setup.out, {
       title: `csm eval: ${spec.name} on ${result.images.length} images`,
       sections: [
-        { heading: 'Faithfulness (Section 4.2)', text: `Negative explanation images E = (1 − H) ⊙ I with equal-sum heatmaps; φ = the predicted class's probability. Bars: Average Drop %, % Increase, Win % (colours: ${result.methods.join(', ')}). ${result.skipped.length} images skipped.`, images: [{ file: 'eval-metrics.png', caption: 'Average Drop % | % Increase | Win %' }], tables: table },
+        { heading: 'Faithfulness (Section 4.2)', text: `Negative explanation images E = (1 − H) ⊙ I with equal-sum heatmaps; φ = the predicted class's probability. Bars: Average Drop %, % Increase, Win % (colours: ${result.methods.join(', ')}). ${result.skipped.length} images skipped.${layerNote}`, images: [{ file: 'eval-metrics.png', caption: 'Average Drop % | % Increase | Win %' }], tables: table },
         { heading: 'Heatmaps (equal-sum, over the model input)', images: figureFiles },
         ...(values.cms ? [] : [{ heading: 'The CMS', images: [{ file: 'cms-overlay.png', caption: 'CMS over the canonical face' }] }]),
       ],

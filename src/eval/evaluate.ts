@@ -49,12 +49,12 @@ export async function evaluate(explainer: Explainer, methods: SaliencyMethod[], 
     try {
       const prepared = await explainer.prepare(file);
       const plan = explainer.plan(prepared);
-      const { prediction } = await explainer.predict(prepared);
+      const { prediction, score: explainScore } = await explainer.predict(prepared);
       const classIndex = prediction.classIndex!;
       // The metrics compare probabilities (Average Drop divides by φ(I)).
       const score = headScore(head, classIndex, 'prob');
       const maps = [];
-      for (const m of methods) maps.push(await m.heatmap({ file, image: prepared.image, tensor: prepared.tensor, classIndex, score, plan }));
+      for (const m of methods) maps.push(await m.heatmap({ file, image: prepared.image, tensor: prepared.tensor, classIndex, score, explainScore, plan }));
       const heatmaps = equalSumHeatmaps(maps, options.sumFraction);
       await options.onHeatmaps?.(file, heatmaps);
       const per = prepared.tensor.length;

@@ -7,3 +7,5 @@ export { exposeTensors, findCamLayer, withOutputs } from './expose.js';
 export { evaluate, evaluationMarkdown, type Evaluation, type EvaluateOptions, type ImageEvaluation, type MethodScores } from './evaluate.js';
 export { spearman, ssim } from './similarity.js';
 export { parameterisedLayers, randomisedModel, sanityCheck, type SanityStep } from './sanity.js';
+export { GradCam, scoreGradient } from './baselines/grad-cam.js';
+export { backward, suffixNodes, type Tensor } from './gradients.js';

@@ -53,15 +53,18 @@ export function increaseInConfidence(original: number[], explained: number[]): n
 }
 
 /**
- * Win %: per image, the method whose explanation image has the lowest confidence wins (ties: every
- * tied method wins). `explained[m][n]` is φ(E) of method m on image n.
+ * Win %: per image, the method whose explanation image has the lowest confidence wins; methods
+ * within 1e-6 (relative) of the lowest tie, and every tied method wins (two methods whose maps
+ * agree up to scale, like Grad-CAM and Grad-CAM++ on a class-per-channel last layer, give the same
+ * E up to float rounding). `explained[m][n]` is φ(E) of method m on image n.
  */
 export function winPercent(explained: number[][]): number[] {
   const images = explained[0]?.length ?? 0;
   const wins = explained.map(() => 0);
   for (let n = 0; n < images; n++) {
     const best = Math.min(...explained.map((e) => e[n]!));
-    explained.forEach((e, m) => { if (e[n] === best) wins[m]!++; });
+    const tie = 1e-6 * Math.max(1, Math.abs(best));
+    explained.forEach((e, m) => { if (e[n]! - best <= tie) wins[m]!++; });
   }
   return wins.map((w) => (images ? (100 * w) / images : 0));
 }

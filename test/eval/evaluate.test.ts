@@ -7,8 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import {
-  DEFAULT_EXPLAIN, evaluate, evaluationMarkdown, Explainer, exposeTensors, findCamLayer, ImageOcclusion, inputShape, openEngine, ReprojectedCms,
-  resolveModel, runCms, ScoreCam,
+  DEFAULT_EXPLAIN, evaluate, evaluationMarkdown, Explainer, exposeTensors, findCamLayer, GradCam, ImageOcclusion, inputShape, openEngine, ReprojectedCms,
+  resolveModel, runCms, ScoreCam, type SaliencyMethod,
 } from '../../src/index.js';
 import { celebaImages } from '../helpers/data.js';
 
@@ -26,11 +26,11 @@ test('CMS, Score-CAM and occlusion are evaluated with the paper\'s metrics', asy
   assert.is(layer.dims.length, 4);
   assert.ok(layer.dims[2]! >= 2 && layer.dims[3]! >= 2, `layer ${layer.name} [${layer.dims}] is a feature map`);
   const camSession = await openEngine('cpu', { ...model, path: await exposeTensors(model.path, [layer.name]) }, { batch: 64 });
-  const methods = [new ReprojectedCms(cms), new ScoreCam(camSession, model.spec.input, layer.name, layer.dims), new ImageOcclusion(session, model.spec.input, 2)];
+  const methods: SaliencyMethod[] = [new ReprojectedCms(cms), await GradCam.create(model, layer.name, false), await GradCam.create(model, layer.name, true), new ScoreCam(camSession, model.spec.input, layer.name, layer.dims), new ImageOcclusion(session, model.spec.input, 2)];
   const seen: Float32Array[][] = [];
   const result = await evaluate(ex, methods, PHOTOS, { onHeatmaps: (_, h) => { seen.push(h); } });
   assert.is(result.images.length, PHOTOS.length);
-  assert.equal(result.methods, ['CMS', 'Score-CAM', 'Occlusion']);
+  assert.equal(result.methods, ['CMS', 'Grad-CAM', 'Grad-CAM++', 'Score-CAM', 'Occlusion']);
   for (const s of result.scores) {
     for (const v of [s.averageDrop, s.increase, s.win]) assert.ok(v >= 0 && v <= 100, `${s.method}: ${v}`);
   }
@@ -41,7 +41,7 @@ test('CMS, Score-CAM and occlusion are evaluated with the paper\'s metrics', asy
   }
   for (const img of result.images) assert.ok(img.original > 0 && img.original <= 1, 'φ(I) is a probability');
   assert.match(evaluationMarkdown(result), /\| Average Drop % \(higher is better\) \|/);
-  await camSession.dispose();
+  for (const m of methods) await m.dispose?.();
   await ex.dispose();
   await session.dispose();
 });

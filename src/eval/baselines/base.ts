@@ -12,8 +12,10 @@ export interface MethodInput {
   image: RgbImage;
   tensor: Float32Array;
   classIndex: number;
-  /** φ of the explained class (a probability, for the metrics). */
+  /** φ of the explained class as a probability (what the metrics measure; Score-CAM's score). */
   score: ScoreSpec;
+  /** φ as the explanation is configured (--score: the logit by default), for occlusion and gradients. */
+  explainScore: ScoreSpec;
   /** The image's occlusion plan (its correspondence), for methods that reproject canonical maps. */
   plan: OcclusionPlan;
 }

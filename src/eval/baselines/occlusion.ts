@@ -23,6 +23,6 @@ export class ImageOcclusion implements SaliencyMethod {
     for (let y = this.stride / 2; y < S; y += this.stride) for (let u = this.stride / 2; u < S; u += this.stride) points.push(u, y);
     const xy = Float32Array.from(points);
     const plan = buildPlan({ correspondence: { image: xy, canonical: xy, count: xy.length / 2, canonicalSize: S }, input: this.input, patch: x.plan.patch, fill: x.plan.fill, fillKind: x.plan.fillKind });
-    return (await this.session.computeCis({ input: x.tensor, plan, score: x.score })).map;
+    return (await this.session.computeCis({ input: x.tensor, plan, score: x.explainScore })).map;
   }
 }

@@ -1,0 +1,116 @@
+/**
+ * Grad-CAM (Selvaraju et al. 2017) and Grad-CAM++ (Chattopadhyay et al. 2018) with exact gradients
+ * of φ with respect to the chosen feature map A (eval/gradients.ts):
+ * - Grad-CAM: α_k = mean over positions of ∂φ/∂A_k; map = ReLU(Σ α_k A_k).
+ * - Grad-CAM++ (their Eq. 19, with the exponential-score closed form): a_kij = g² / (2g² +
+ *   Σ_ab A_kab · g³), g = ∂φ/∂A_kij (a = 0 where g = 0); w_k = Σ_ij a_kij · ReLU(g_kij).
+ */
+import { readFile } from 'node:fs/promises';
+import * as ort from 'onnxruntime-node';
+import { CsmError } from '../../errors.js';
+import type { ResolvedModel } from '../../models/load.js';
+import { decodeModel, type OnnxModel } from '../../models/onnx/model.js';
+import type { InputSpec } from '../../models/spec.js';
+import { inputShape } from '../../models/preprocess.js';
+import type { ScoreSpec } from '../../saliency/types.js';
+import { exposeTensors } from '../expose.js';
+import { backward, initializerTensor, suffixNodes, type Tensor } from '../gradients.js';
+import { camFromWeights, type MethodInput, type SaliencyMethod } from './base.js';
+
+/** ∂φ/∂output row for a ScoreSpec (the seed of the backward pass). */
+export function scoreGradient(score: ScoreSpec, row: Float64Array): Float64Array {
+  const g = new Float64Array(row.length);
+  const c = score.index;
+  const v = row[c]!;
+  switch (score.kind) {
+    case 'index': g[c] = 1; break;
+    case 'one-minus': g[c] = -1; break;
+    case 'log': g[c] = 1 / v; break;
+    case 'softmax': {
+      const m = Math.max(...row);
+      const e = Array.from(row, (x) => Math.exp(x - m));
+      const z = e.reduce((a, b) => a + b, 0);
+      const p = e.map((x) => x / z);
+      for (let j = 0; j < row.length; j++) g[j] = p[c]! * ((j === c ? 1 : 0) - p[j]!);
+      break;
+    }
+    case 'sigmoid-logit': { const p = Math.min(Math.max(v, 1e-7), 1 - 1e-7); g[c] = (score.sign ?? 1) / (p * (1 - p)); break; }
+    default: throw new CsmError(`gradients of ${score.kind} scores are not supported`);
+  }
+  return g;
+}
+
+export class GradCam implements SaliencyMethod {
+  readonly name: string;
+  private sessions = new Map<string, Promise<{ session: ort.InferenceSession; suffix: ReturnType<typeof suffixNodes> }>>();
+
+  private constructor(private readonly model: ResolvedModel, private readonly onnx: OnnxModel, private readonly input: InputSpec, readonly layer: string, private readonly plusPlus: boolean) {
+    this.name = plusPlus ? 'Grad-CAM++' : 'Grad-CAM';
+  }
+
+  static async create(model: ResolvedModel, layer: string, plusPlus: boolean): Promise<GradCam> {
+    return new GradCam(model, decodeModel(await readFile(model.path)), model.spec.input, layer, plusPlus);
+  }
+
+  /** A session exposing the layer and every tensor between it and `output`. */
+  private sessionFor(output: string): Promise<{ session: ort.InferenceSession; suffix: ReturnType<typeof suffixNodes> }> {
+    let s = this.sessions.get(output);
+    if (!s) {
+      s = (async () => {
+        const suffix = suffixNodes(this.onnx, this.layer, output);
+        const path = await exposeTensors(this.model.path, [this.layer, ...suffix.flatMap((n) => n.outputs)]);
+        return { session: await ort.InferenceSession.create(path), suffix };
+      })();
+      this.sessions.set(output, s);
+    }
+    return s;
+  }
+
+  /** ∂φ/∂A and A for one image (batch 1): dims [1, K, h, w]. */
+  async gradient(x: { tensor: Float32Array; explainScore: ScoreSpec }): Promise<{ activations: Tensor; gradient: Float64Array }> {
+    const score = x.explainScore;
+    const { session, suffix } = await this.sessionFor(score.output);
+    const result = await session.run({ [this.input.name]: new ort.Tensor('float32', x.tensor, inputShape(this.input, 1)) });
+    const value = (name: string): Tensor => {
+      const t = result[name];
+      if (t) return { dims: [...t.dims], data: Float64Array.from(t.data as Float32Array) };
+      const init = initializerTensor(this.onnx, name);
+      if (!init) throw new CsmError(`tensor "${name}" is neither exposed nor an initializer`);
+      return init;
+    };
+    const out = value(score.output);
+    const seed = scoreGradient(score, out.data);
+    return { activations: value(this.layer), gradient: backward(suffix, this.layer, score.output, seed, value) };
+  }
+
+  async heatmap(x: MethodInput): Promise<Float32Array> {
+    const { activations: A, gradient: g } = await this.gradient(x);
+    const [, K, h, w] = A.dims as [number, number, number, number];
+    const hw = h * w;
+    const weights = new Float64Array(K);
+    for (let k = 0; k < K; k++) {
+      if (!this.plusPlus) {
+        let s = 0;
+        for (let p = 0; p < hw; p++) s += g[k * hw + p]!;
+        weights[k] = s / hw;
+        continue;
+      }
+      let sumA = 0;
+      for (let p = 0; p < hw; p++) sumA += A.data[k * hw + p]!;
+      let wk = 0;
+      for (let p = 0; p < hw; p++) {
+        const gi = g[k * hw + p]!;
+        if (gi === 0) continue;
+        const denom = 2 * gi * gi + sumA * gi ** 3;
+        const a = denom !== 0 ? (gi * gi) / denom : 0;
+        wk += a * Math.max(0, gi);
+      }
+      weights[k] = wk;
+    }
+    return camFromWeights(Float32Array.from(A.data), K, h, w, weights, this.input.width, this.input.height);
+  }
+
+  async dispose(): Promise<void> {
+    for (const s of this.sessions.values()) await (await s).session.release();
+  }
+}
