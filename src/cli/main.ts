@@ -6,6 +6,7 @@ import { cmsCommand } from './cms.js';
 import { demoCommand } from './demo.js';
 import { evalCommand } from './eval.js';
 import { sanityCommand } from './sanity.js';
+import { ablateCommand } from './ablate.js';
 import { mergeCommand } from './merge.js';
 import { reprojectCommand } from './reproject.js';
 import { modelsCommand } from './models.js';
@@ -19,6 +20,7 @@ const COMMANDS: Record<string, Command> = {
   cms: { run: cmsCommand, summary: 'Canonical Model Saliency of a model over a data set (mean of CIS maps)' },
   eval: { run: evalCommand, summary: 'CMS against Score-CAM and plain occlusion with the paper\'s faithfulness metrics' },
   sanity: { run: sanityCommand, summary: 'model-randomisation sanity check: the CMS must degrade as layers are randomised' },
+  ablate: { run: ablateCommand, summary: 'ablations: alignment (none / keypoints / canonical), patch size, number of images' },
   reproject: { run: reprojectCommand, summary: 'draw a canonical map onto photos through their face meshes' },
   merge: { run: mergeCommand, summary: 'merge CMS runs over disjoint image sets, exactly' },
   align: { run: alignCommand, summary: 'find faces, fit the 468-point mesh, warp each face to the canonical face' },

@@ -9,3 +9,4 @@ export { spearman, ssim } from './similarity.js';
 export { parameterisedLayers, randomisedModel, sanityCheck, type SanityStep } from './sanity.js';
 export { GradCam, scoreGradient } from './baselines/grad-cam.js';
 export { backward, suffixNodes, type Tensor } from './gradients.js';
+export { agreement, alignmentAblation, fitSimilarity, imagesAblation, patchAblation, type AlignmentAblation, type ImagesAblation, type PatchAblation } from './ablation.js';
