@@ -11,6 +11,8 @@ import {
 import { EXPLAIN_HELP, EXPLAIN_OPTIONS, runInfo, setupExplain } from './explain-args.js';
 import { EXIT, UsageError, print, printJson } from './output.js';
 import { Progress } from './progress.js';
+import { ablationReport, parseStudies } from './ablate.js';
+import { sanityReport } from './sanity.js';
 
 const METHOD_NAMES = ['cms', 'grad-cam', 'grad-cam++', 'score-cam', 'occlusion'] as const;
 
@@ -40,11 +42,14 @@ Options:
                           default: the smallest normalised sum of the methods, so none is clamped
   --figures N             heatmap figures for the first N images                   [default: 4]
   --cam-layer NAME        the tensor the CAM methods explain        [default: last feature map]
+  --sanity N              also run the model-randomisation sanity check with N steps (csm sanity)
+  --ablate a,b|all        also run ablation studies: alignment, patch, images (csm ablate)
+Everything (CMS, metrics, heatmaps, sanity check, ablations) lands in one index.html.
 
 ${EXPLAIN_HELP}`;
 
 export async function evalCommand(args: string[]): Promise<number> {
-  const { values } = parseArgs({ args, options: { ...EXPLAIN_OPTIONS, images: { type: 'string' }, cms: { type: 'string' }, methods: { type: 'string' }, 'sum-fraction': { type: 'string' }, figures: { type: 'string' }, 'cam-layer': { type: 'string' } } });
+  const { values } = parseArgs({ args, options: { ...EXPLAIN_OPTIONS, images: { type: 'string' }, cms: { type: 'string' }, methods: { type: 'string' }, 'sum-fraction': { type: 'string' }, figures: { type: 'string' }, 'cam-layer': { type: 'string' }, sanity: { type: 'string' }, ablate: { type: 'string' } } });
   if (values.help) { print(EVAL_HELP); return EXIT.ok; }
   if (!values.images) throw new UsageError('eval needs --images DIR|LIST');
   const methodNames = (values.methods ?? METHOD_NAMES.join(',')).split(',').map((m) => m.trim());
@@ -52,6 +57,9 @@ export async function evalCommand(args: string[]): Promise<number> {
   const fraction = values['sum-fraction'] === undefined ? undefined : Number(values['sum-fraction']);
   if (fraction !== undefined && !(fraction > 0 && fraction <= 1)) throw new UsageError(`--sum-fraction takes a number in (0, 1], got "${values['sum-fraction']}"`);
   const figures = Number(values.figures ?? 4);
+  const sanitySteps = values.sanity === undefined ? 0 : Number(values.sanity);
+  if (!Number.isInteger(sanitySteps) || sanitySteps < 0 || sanitySteps > 100) throw new UsageError(`--sanity takes a number of steps from 1 to 100, got "${values.sanity}"`);
+  const studies = values.ablate === undefined ? [] : parseStudies(values.ablate === 'all' ? undefined : values.ablate);
   const setup = await setupExplain(values);
   const progress = new Progress('eval', !values.quiet);
   const methods: SaliencyMethod[] = [];
@@ -116,23 +124,29 @@ export async function evalCommand(args: string[]): Promise<number> {
       },
     });
     const table = evaluationMarkdown(result);
-    await writeFile(join(setup.out, 'eval.md'), `${table}\n`);
-    await writeFile(join(setup.out, 'eval.json'), `${JSON.stringify({ ...result, camLayer, metrics: METRICS, params: setup.params, run: runInfo(setup) }, null, 2)}\n`);
     const groups = [result.scores.map((s) => s.averageDrop), result.scores.map((s) => s.increase), result.scores.map((s) => s.win)];
     await writeFile(join(setup.out, 'eval-metrics.png'), rgbaPng(barChart(groups, { max: 100 })));
     const layerNote = camLayer ? ` CAM layer: ${camLayer.name} [${camLayer.dims}].` : '';
+    const extra = [
+      ...(sanitySteps ? [await sanityReport(setup, files, sanitySteps, values.backend ?? 'auto', values.quiet ?? false)] : []),
+      ...(studies.length ? [await ablationReport(setup, files, studies, undefined, values.quiet ?? false)] : []),
+    ];
+    const markdown = [table, ...extra.map((r) => r.markdown)].join('\n\n');
+    await writeFile(join(setup.out, 'eval.md'), `${markdown}\n`);
+    await writeFile(join(setup.out, 'eval.json'), `${JSON.stringify({ ...result, camLayer, metrics: METRICS, ...(sanitySteps ? { sanity: extra[0]!.json } : {}), ...(studies.length ? { ablations: extra[extra.length - 1]!.json } : {}), params: setup.params, run: runInfo(setup) }, null, 2)}\n`);
     await writeHtmlIndex(setup.out, {
       title: `csm eval: ${spec.name} on ${result.images.length} images`,
       sections: [
         { heading: 'Faithfulness (Section 4.2)', text: `Negative explanation images E = (1 − H) ⊙ I with equal-sum heatmaps; φ = the predicted class's probability. Bars: Average Drop %, % Increase, Win % (colours: ${result.methods.join(', ')}). ${result.skipped.length} images skipped.${layerNote}`, images: [{ file: 'eval-metrics.png', caption: 'Average Drop % | % Increase | Win %' }], tables: table },
         { heading: 'Heatmaps (equal-sum, over the model input)', images: figureFiles },
         ...(values.cms ? [] : [{ heading: 'The CMS', images: [{ file: 'cms-overlay.png', caption: 'CMS over the canonical face' }] }]),
+        ...extra.flatMap((r) => r.sections),
       ],
       params: setup.params,
     });
     if (values.json) printJson(result.scores);
     else {
-      print(table);
+      print(markdown);
       print(`${result.images.length} images evaluated, ${result.skipped.length} skipped → ${join(setup.out, 'index.html')}`);
     }
   } finally {

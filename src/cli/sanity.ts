@@ -2,8 +2,8 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { canonicalOverlay, lineChart, listImages, openEngine, photoOverlay, rgbaPng, sanityCheck, withColorbar, writeHtmlIndex } from '../index.js';
-import { EXPLAIN_HELP, EXPLAIN_OPTIONS, runInfo, setupExplain } from './explain-args.js';
+import { canonicalOverlay, lineChart, listImages, openEngine, photoOverlay, rgbaPng, sanityCheck, withColorbar, writeHtmlIndex, type ReportSection } from '../index.js';
+import { EXPLAIN_HELP, EXPLAIN_OPTIONS, runInfo, setupExplain, type ExplainSetup } from './explain-args.js';
 import { EXIT, UsageError, print, printJson } from './output.js';
 
 export const SANITY_HELP = `Usage: csm sanity --model MODEL --images DIR|LIST --out DIR [--steps N] [options]
@@ -19,6 +19,35 @@ at each step) and index.html.
 
 ${EXPLAIN_HELP}`;
 
+export interface StudyReport { sections: ReportSection[]; markdown: string; json: Record<string, unknown> }
+
+/** Runs the sanity check into `setup.out` and returns its report section (also used by csm eval). */
+export async function sanityReport(setup: ExplainSetup, files: string[], steps: number, backend: string, quiet: boolean): Promise<StudyReport> {
+  const overlay = (map: Float32Array) => (setup.space.frame
+    ? canonicalOverlay(map, setup.space.frame, setup.space.face, { colormap: 'jet' })
+    : photoOverlay(setup.space.face, map, new Uint8Array(map.length).fill(1), { colormap: 'jet' }));
+  const write = async (name: string, map: Float32Array): Promise<void> => {
+    const o = overlay(map);
+    await writeFile(join(setup.out, name), rgbaPng(withColorbar(o, { colormap: 'jet', range: o.range })));
+  };
+  const result = await sanityCheck(setup.explainer, setup.model, files, steps, (m) => openEngine(backend, m, { batch: setup.session.batch }), (s) => {
+    if (!quiet) process.stderr.write(`sanity: ${s.layers} layers randomised: Spearman ${s.spearman.toFixed(3)}, SSIM ${s.ssim.toFixed(3)}\n`);
+  });
+  await write('sanity-original.png', result.original);
+  for (const [k, s] of result.steps.entries()) await write(`sanity-step-${k + 1}.png`, s.map);
+  await writeFile(join(setup.out, 'sanity-curve.png'), rgbaPng(lineChart([[0, 1], ...result.steps.map((s) => [s.layers, s.spearman] as [number, number])])));
+  const table = ['| layers randomised | Spearman ρ | SSIM |', '|---:|---:|---:|', '| 0 | 1 | 1 |', ...result.steps.map((s) => `| ${s.layers} / ${result.layers.length} | ${s.spearman.toFixed(3)} | ${s.ssim.toFixed(3)} |`)].join('\n');
+  return {
+    markdown: table,
+    json: { layers: result.layers, steps: result.steps.map(({ map: _, ...s }) => s) },
+    sections: [{
+      heading: 'Sanity check: cascading randomisation from the output backwards', text: 'Spearman rank correlation and SSIM of each step\'s CMS with the original CMS (the curve starts at 0 layers, ρ = 1).',
+      images: [{ file: 'sanity-curve.png', caption: 'Spearman ρ vs layers randomised' }, { file: 'sanity-original.png', caption: 'original CMS' }, ...result.steps.map((s, k) => ({ file: `sanity-step-${k + 1}.png`, caption: `${s.layers} layers randomised (ρ ${s.spearman.toFixed(2)})` }))],
+      tables: table,
+    }],
+  };
+}
+
 export async function sanityCommand(args: string[]): Promise<number> {
   const { values } = parseArgs({ args, options: { ...EXPLAIN_OPTIONS, images: { type: 'string' }, steps: { type: 'string' } } });
   if (values.help) { print(SANITY_HELP); return EXIT.ok; }
@@ -28,33 +57,12 @@ export async function sanityCommand(args: string[]): Promise<number> {
   const setup = await setupExplain(values);
   try {
     const files = await listImages(values.images);
-    const overlay = (map: Float32Array) => (setup.space.frame
-      ? canonicalOverlay(map, setup.space.frame, setup.space.face, { colormap: 'jet' })
-      : photoOverlay(setup.space.face, map, new Uint8Array(map.length).fill(1), { colormap: 'jet' }));
-    const write = async (name: string, map: Float32Array): Promise<void> => {
-      const o = overlay(map);
-      await writeFile(join(setup.out, name), rgbaPng(withColorbar(o, { colormap: 'jet', range: o.range })));
-    };
-    const result = await sanityCheck(setup.explainer, setup.model, files, steps, (m) => openEngine(values.backend ?? 'auto', m, setup.session.batch ? { batch: setup.session.batch } : {}), (s) => {
-      if (!values.quiet) process.stderr.write(`sanity: ${s.layers} layers randomised: Spearman ${s.spearman.toFixed(3)}, SSIM ${s.ssim.toFixed(3)}\n`);
-    });
-    await write('sanity-original.png', result.original);
-    for (const [k, s] of result.steps.entries()) await write(`sanity-step-${k + 1}.png`, s.map);
-    await writeFile(join(setup.out, 'sanity-curve.png'), rgbaPng(lineChart([[0, 1], ...result.steps.map((s) => [s.layers, s.spearman] as [number, number])])));
-    const table = ['| layers randomised | Spearman ρ | SSIM |', '|---:|---:|---:|', '| 0 | 1 | 1 |', ...result.steps.map((s) => `| ${s.layers} / ${result.layers.length} | ${s.spearman.toFixed(3)} | ${s.ssim.toFixed(3)} |`)].join('\n');
-    await writeFile(join(setup.out, 'sanity.md'), `${table}\n`);
-    await writeFile(join(setup.out, 'sanity.json'), `${JSON.stringify({ layers: result.layers, steps: result.steps.map(({ map: _, ...s }) => s), params: setup.params, run: runInfo(setup), images: files }, null, 2)}\n`);
-    await writeHtmlIndex(setup.out, {
-      title: `csm sanity: ${setup.model.spec.name}`,
-      sections: [{
-        heading: 'Cascading randomisation (from the output backwards)', text: 'Spearman rank correlation of each step\'s CMS with the original (the curve starts at 0 layers, ρ = 1).',
-        images: [{ file: 'sanity-curve.png', caption: 'Spearman ρ vs layers randomised' }, { file: 'sanity-original.png', caption: 'original CMS' }, ...result.steps.map((s, k) => ({ file: `sanity-step-${k + 1}.png`, caption: `${s.layers} layers randomised (ρ ${s.spearman.toFixed(2)})` }))],
-        tables: table,
-      }],
-      params: setup.params,
-    });
-    if (values.json) printJson(result.steps.map(({ map: _, ...s }) => s));
-    else print(`${table}\n→ ${join(setup.out, 'index.html')}`);
+    const report = await sanityReport(setup, files, steps, values.backend ?? 'auto', values.quiet ?? false);
+    await writeFile(join(setup.out, 'sanity.md'), `${report.markdown}\n`);
+    await writeFile(join(setup.out, 'sanity.json'), `${JSON.stringify({ ...report.json, params: setup.params, run: runInfo(setup), images: files }, null, 2)}\n`);
+    await writeHtmlIndex(setup.out, { title: `csm sanity: ${setup.model.spec.name}`, sections: report.sections, params: setup.params });
+    if (values.json) printJson(report.json);
+    else print(`${report.markdown}\n→ ${join(setup.out, 'index.html')}`);
   } finally {
     await setup.dispose();
   }
