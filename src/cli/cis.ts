@@ -3,7 +3,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { basename, extname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
-  CsmError, encodePng, photoOverlay, reprojectToInput, rgbaPng, rgbToRgba8, warpToPhoto, withColorbar, writeCanonicalMap,
+  coverageMask, CsmError, encodePng, photoOverlay, reprojectToInput, rgbaPng, rgbToRgba8, warpToPhoto, withColorbar, writeCanonicalMap,
   type CisResult,
 } from '../index.js';
 import { EXPLAIN_HELP, EXPLAIN_OPTIONS, runInfo, setupExplain, type ExplainSetup } from './explain-args.js';
@@ -28,7 +28,7 @@ ${EXPLAIN_HELP}`;
 export async function writeCisOutputs(setup: ExplainSetup, result: CisResult, stem: string): Promise<string[]> {
   const { out, space } = setup;
   const { cis, prepared, plan, prediction } = result;
-  const written = await writeCanonicalMap(out, stem, cis.map, space, {
+  const written = await writeCanonicalMap(out, stem, cis.map, { ...space, mask: coverageMask(cis.count) }, {
     kind: 'CIS', file: prepared.file, prediction, baseline: cis.baseline, points: plan.count, patch: plan.patch,
     canonicalPatch: plan.canonicalPatch, warnings: prepared.warnings, params: setup.params, run: runInfo(setup),
   });

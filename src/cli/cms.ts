@@ -3,7 +3,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { basename, extname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
-  cosine, CsmError, fitThreshold, lineChart, listImages, pairId, readGallery, readPairs, rgbaPng, runCms, writeCanonicalMap,
+  cosine, coverageMask, CsmError, fitThreshold, topRegionsText, lineChart, listImages, pairId, readGallery, readPairs, rgbaPng, runCms, writeCanonicalMap,
   type CisResult, type CmsRunResult, type Pair,
 } from '../index.js';
 import { writeCisOutputs } from './cis.js';
@@ -159,7 +159,7 @@ export async function cmsCommand(args: string[]): Promise<number> {
     if (acc.images === 0) throw new CsmError(`every image was skipped:\n  ${skipped.map((s) => `${s.file}: ${s.cause}`).join('\n  ')}`);
     const curve = acc.convergence.map((c) => [c.images, c.change] as [number, number]);
     await writeFile(join(setup.out, 'cms-convergence.png'), rgbaPng(lineChart(curve, { logY: true })));
-    const written = await writeCanonicalMap(setup.out, 'cms', acc.mean(), setup.space, {
+    const written = await writeCanonicalMap(setup.out, 'cms', acc.mean(), { ...setup.space, mask: coverageMask(acc.coverage) }, {
       kind: 'CMS', mode: job.mode, params: setup.params, run: { ...runInfo(setup), seconds: result.seconds, resumedAt: result.resumedAt },
       counts: { listed: job.items.length + job.skippedBefore.length, explained: acc.images, skipped: skipped.length },
       // Predicted labels are counted only over images explained in this process (not before a resume).
@@ -170,10 +170,7 @@ export async function cmsCommand(args: string[]): Promise<number> {
     else {
       print(`CMS of ${acc.images} image${acc.images === 1 ? '' : 's'} (${skipped.length} skipped) in ${result.seconds.toFixed(1)} s → ${join(setup.out, 'cms-overlay.png')}`);
       for (const s of skipped) print(`  skipped ${s.file}: ${s.cause}`);
-      if (written.regions) {
-        const top = [...written.regions].sort((a, b) => b.share - a.share).slice(0, 3);
-        print(`  most salient regions: ${top.map((r) => `${r.region} ${(100 * r.share).toFixed(0)}%`).join(', ')}`);
-      }
+      if (written.regions) print(`  ${topRegionsText(written.regions)}`);
     }
   } finally {
     await setup.dispose();

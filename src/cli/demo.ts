@@ -7,7 +7,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { basename, extname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
-  FaceAligner, MIN_PRESENCE, SMALL_FACE_PX, lineChart, readImage, regionTableMarkdown, rgbaPng, runCms, samplePhotos, writeCanonicalMap,
+  coverageMask, FaceAligner, MIN_PRESENCE, SMALL_FACE_PX, lineChart, topRegionsText, readImage, regionTableMarkdown, rgbaPng, runCms, samplePhotos, writeCanonicalMap,
   writeHtmlIndex, type CisResult, type ReportSection, type RegionRow,
 } from '../index.js';
 import { writeCisOutputs } from './cis.js';
@@ -43,8 +43,8 @@ const TASKS = [
 
 function regionsText(rows: RegionRow[] | undefined): string {
   if (!rows) return '';
-  const top = [...rows].sort((a, b) => b.share - a.share).slice(0, 3);
-  return `Most salient regions: ${top.map((r) => `${r.region} (${(100 * r.share).toFixed(0)}% of the positive saliency)`).join(', ')}.`;
+  const text = topRegionsText(rows);
+  return `${text[0]!.toUpperCase()}${text.slice(1)}.`;
 }
 
 export async function demoCommand(args: string[]): Promise<number> {
@@ -92,7 +92,7 @@ export async function demoCommand(args: string[]): Promise<number> {
         },
       });
       await writeFile(join(dir, 'cms-convergence.png'), rgbaPng(lineChart(run.acc.convergence.map((c) => [c.images, c.change]), { logY: true })));
-      const written = await writeCanonicalMap(dir, 'cms', run.acc.mean(), setup.space, {
+      const written = await writeCanonicalMap(dir, 'cms', run.acc.mean(), { ...setup.space, mask: coverageMask(run.acc.coverage) }, {
         kind: 'CMS', task: task.title, params: setup.params, run: { ...runInfo(setup), seconds: run.seconds },
         counts: { explained: run.acc.images, skipped: run.skipped.length }, predictions: labels, skipped: run.skipped, images: run.acc.ids, convergence: run.acc.convergence,
       });
@@ -141,7 +141,7 @@ export async function demoCommand(args: string[]): Promise<number> {
         checkpointDir: join(idDir, 'checkpoint'), checkpointEvery: 0, resume: false, fingerprint: { ...setup.params, mode: job.mode },
         onProgress: (p) => progress.update(p.done, p.total, p.elapsed),
       });
-      const written = await writeCanonicalMap(idDir, 'cms', run.acc.mean(), setup.space, {
+      const written = await writeCanonicalMap(idDir, 'cms', run.acc.mean(), { ...setup.space, mask: coverageMask(run.acc.coverage) }, {
         kind: 'CMS', task: 'identity verification (Eq. 8)', mode: job.mode, params: setup.params, run: { ...runInfo(setup), seconds: run.seconds },
         counts: { explained: run.acc.images, skipped: run.skipped.length + job.skippedBefore.length }, skipped: [...job.skippedBefore, ...run.skipped], images: run.acc.ids,
       });

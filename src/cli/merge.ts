@@ -2,7 +2,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { CsmError, loadAccumulator, versions, writeCanonicalMap, type CmsAccumulator } from '../index.js';
+import { coverageMask, CsmError, loadAccumulator, versions, writeCanonicalMap, type CmsAccumulator } from '../index.js';
 import { EXIT, UsageError, print } from './output.js';
 import { spaceFromParams } from './space.js';
 
@@ -30,7 +30,7 @@ export async function mergeCommand(args: string[]): Promise<number> {
   }
   const params = JSON.parse(fingerprint ?? '{}') as Record<string, unknown> & { canonicalSize?: number };
   const space = await spaceFromParams(params, merged!.size);
-  const written = await writeCanonicalMap(values.out, 'cms', merged!.mean(), space, {
+  const written = await writeCanonicalMap(values.out, 'cms', merged!.mean(), { ...space, mask: coverageMask(merged!.coverage) }, {
     kind: 'CMS', merged: positionals, params, run: { versions: versions() },
     counts: { explained: merged!.images }, images: merged!.ids,
   });

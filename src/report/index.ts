@@ -9,9 +9,9 @@ export { colorbarTicks, formatTick, heatmapWithColorbar, rgbaPng, withColorbar, 
 export { drawText, textWidth, GLYPH_HEIGHT } from './font.js';
 export { canonicalOverlay, photoOverlay, type CanonicalOverlayOptions, type Overlay, type OverlayOptions } from './overlay.js';
 export {
-  REGION_COLORS, REGION_NAMES, convexHull, regionMasks, regionTable, regionTableMarkdown, regionsRgba,
+  REGION_COLORS, REGION_NAMES, convexHull, regionMasks, regionTable, regionTableMarkdown, regionsRgba, topRegionsText,
   type RegionName, type RegionOptions, type RegionRow,
 } from './regions.js';
 export { escapeHtml, markdownToHtml, renderHtml, writeHtmlIndex, type ReportImage, type ReportSection, type ReportSpec } from './html.js';
-export { writeCanonicalMap, type CanonicalMapSpace, type WrittenMap } from './maps.js';
+export { coverageMask, writeCanonicalMap, type CanonicalMapSpace, type WrittenMap } from './maps.js';
 export { BAR_COLORS, barChart, lineChart, type LineChartOptions } from './chart.js';

@@ -29,6 +29,11 @@ export interface WrittenMap {
 
 const regionCache = new Map<CanonicalFrame, Record<RegionName, Uint8Array>>();
 
+/** Pixels that any patch reached (count or coverage > 0): where a map is defined. */
+export function coverageMask(counts: ArrayLike<number>): Uint8Array {
+  return Uint8Array.from(counts, (c) => (c > 0 ? 1 : 0));
+}
+
 /** Writes `<stem>.npy`, `<stem>-jet.png`, `<stem>-turbo.png`, `<stem>-overlay.png`, `<stem>-regions.md` and `<stem>.json`. */
 export async function writeCanonicalMap(dir: string, stem: string, map: Float32Array, space: CanonicalMapSpace, sidecar: Record<string, unknown>, overlayColormap: ColormapName = 'jet'): Promise<WrittenMap> {
   await mkdir(dir, { recursive: true });

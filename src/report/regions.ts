@@ -188,3 +188,12 @@ export function regionsRgba(masks: Record<RegionName, Uint8Array>, size: number,
   }
   return { width: size, height: size, rgba };
 }
+
+/**
+ * The regions ranked by mean saliency per pixel (not by share, which grows with a region's area:
+ * the cheeks are the largest region), as one sentence for summaries.
+ */
+export function topRegionsText(rows: RegionRow[], count = 3): string {
+  const top = rows.filter((r) => r.pixels > 0).sort((a, b) => b.mean - a.mean).slice(0, count);
+  return `most salient regions (mean saliency per pixel): ${top.map((r) => `${r.region} ${Number(r.mean.toPrecision(3))}`).join(', ')}`;
+}
