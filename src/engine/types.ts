@@ -3,12 +3,25 @@
  * kernels) is the reference; the WebGPU engine must equal it on the same plan within a stated
  * tolerance. Engines receive fully built plans and score specs: they never re-derive geometry.
  */
+import type { Affine, RgbImage } from '../image/index.js';
 import type { ResolvedModel } from '../models/load.js';
 import type { CisMap, OcclusionPlan, ScoreSpec } from '../saliency/types.js';
+
+/** The photo that I is cut from, so that an engine can build I itself from the photo. */
+export interface ImageSource {
+  photo: RgbImage;
+  /** I's pixel coordinates → the photo's. */
+  toSource: Affine;
+}
 
 export interface CisRequest {
   /** The unoccluded input image I as one model-input tensor (the model's layout, normalised). */
   input: Float32Array;
+  /**
+   * Optional: the photo I comes from. The WebGPU engine then uploads (the needed part of) the
+   * photo and builds I on the device with its preprocess kernel; the CPU engine uses `input`.
+   */
+  source?: ImageSource;
   plan: OcclusionPlan;
   score: ScoreSpec;
   /**

@@ -182,7 +182,7 @@ export class Explainer {
     const plan = this.plan(prepared);
     if (plan.count === 0) throw new CsmError(`"${file}": no correspondence point falls inside the model input`);
     const { prediction, score } = await this.predict(prepared);
-    const cis = await this.session.computeCis({ input: prepared.tensor, plan, score });
+    const cis = await this.session.computeCis({ input: prepared.tensor, plan, score, source: { photo: prepared.photo, toSource: invertScaleShift(prepared.toInput) } });
     return { prepared, plan, score, prediction, cis };
   }
 

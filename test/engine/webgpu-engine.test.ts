@@ -1,7 +1,8 @@
 /**
  * The WebGPU engine against the CPU reference on the same plans: a whole CIS map within a relative
- * L∞ of 1e-4 (measured on lavapipe: ~2e-6; the two differ only by float32 inference and summation
- * order), and a CMS over 5 photos end to end.
+ * L∞ of 1e-4 (measured on lavapipe: ~2e-6; the two differ only by float32 inference, summation
+ * order and, when the engine builds I from the photo itself, float32 resampling), and a CMS over
+ * 5 photos end to end (where the explainer hands the engine the photo).
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -53,6 +54,21 @@ test('a CIS from the WebGPU engine equals the CPU engine on the same plan', asyn
   console.log(`    ${gpu.engine}: relative L∞ of the CIS map vs CPU ${e.toExponential(2)} (${plan.count} occlusions)`);
   assert.ok(e <= BOUND, `relative L∞ ${e} > ${BOUND}`);
   assert.ok(relativeLinf(a.drops, b.drops) <= BOUND);
+});
+
+test('given the photo, the WebGPU engine builds I on the device (a zeroed input tensor is not used)', async () => {
+  if (!gpu) return;
+  const ex = await Explainer.create(model.spec, cpu, OPTIONS);
+  const p = await ex.prepare(PHOTOS[1]!);
+  const plan = ex.plan(p);
+  const { score } = await ex.predict(p);
+  const a = await cpu.computeCis({ input: p.tensor, plan, score });
+  const toSource = { a: 1 / p.toInput.a, b: 0, c: -p.toInput.c / p.toInput.a, d: 0, e: 1 / p.toInput.e, f: -p.toInput.f / p.toInput.e };
+  const b = await gpu.computeCis({ input: new Float32Array(p.tensor.length), plan, score, source: { photo: p.photo, toSource } });
+  await ex.dispose();
+  const e = relativeLinf(a.map, b.map);
+  console.log(`    photo → I on the device: relative L∞ vs CPU ${e.toExponential(2)}`);
+  assert.ok(e <= BOUND, `relative L∞ ${e} > ${BOUND}`);
 });
 
 test('a CMS over 5 photos runs end to end on the WebGPU engine and equals the CPU one', async () => {

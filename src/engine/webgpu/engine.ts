@@ -11,11 +11,12 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { CsmError, ModelError } from '../../errors.js';
 import type { ResolvedModel } from '../../models/load.js';
-import { channelsOf } from '../../models/spec.js';
+import { channelsOf, normalisation } from '../../models/spec.js';
+import { applyAffine } from '../../image/index.js';
 import type { CisMap, OcclusionPlan, ScoreSpec } from '../../saliency/types.js';
-import type { CisRequest, Engine, EngineOptions, EngineSession } from '../types.js';
+import type { CisRequest, Engine, EngineOptions, EngineSession, ImageSource } from '../types.js';
 import { acquireGpu, checkAlive, GpuLostError, type GpuContext } from './device.js';
-import { encodeGather, encodeOcclude, encodeScore, SCORE_KIND } from './kernels.js';
+import { encodeGather, encodeOcclude, encodePreprocess, encodeScore, SCORE_KIND } from './kernels.js';
 import { loadOrtWeb, type Ort } from './ort.js';
 import { readBack, storageBuffer } from './programs.js';
 
@@ -103,6 +104,39 @@ class WebGpuSession implements EngineSession {
     return seconds;
   }
 
+  /** The model input built by the preprocess kernel from the photo region that the crop covers. */
+  private preprocess(source: ImageSource, own: (b: GPUBuffer) => GPUBuffer): GPUBuffer {
+    const { device } = this.ctx;
+    const { input } = this.model.spec;
+    const { photo, toSource } = source;
+    const corners = [[0, 0], [input.width, 0], [0, input.height], [input.width, input.height]].map(([x, y]) => applyAffine(toSource, x!, y!));
+    const clampX = (v: number): number => Math.min(Math.max(v, 0), photo.width);
+    const clampY = (v: number): number => Math.min(Math.max(v, 0), photo.height);
+    // One pixel of margin on each side covers the bilinear neighbours.
+    const x0 = clampX(Math.floor(Math.min(...corners.map((c) => c[0])) - 1));
+    const y0 = clampY(Math.floor(Math.min(...corners.map((c) => c[1])) - 1));
+    const x1 = Math.max(x0 + 1, clampX(Math.ceil(Math.max(...corners.map((c) => c[0])) + 1)));
+    const y1 = Math.max(y0 + 1, clampY(Math.ceil(Math.max(...corners.map((c) => c[1])) + 1)));
+    const [w, h] = [Math.min(x1, photo.width) - x0, Math.min(y1, photo.height) - y0];
+    const pixels = new Float32Array(3 * w * h);
+    const plane = photo.width * photo.height;
+    for (let c = 0; c < 3; c++) for (let y = 0; y < h; y++) {
+      const from = c * plane + (y0 + y) * photo.width + x0;
+      pixels.set(photo.data.subarray(from, from + w), (c * h + y) * w);
+    }
+    const C = channelsOf(input);
+    const tensor = storageBuffer(device, 'input', this.per * 4);
+    const { scale, offset } = normalisation(input);
+    const encoder = device.createCommandEncoder({ label: 'preprocess' });
+    own(encodePreprocess(device, encoder, {
+      toSource, photoWidth: photo.width, photoHeight: photo.height, sub: { x: x0, y: y0, width: w, height: h },
+      outWidth: input.width, outHeight: input.height, channels: C, nhwc: input.layout === 'NHWC', scale, offset,
+      photo: own(storageBuffer(device, 'photo', pixels)), tensor,
+    }));
+    device.queue.submit([encoder.finish()]);
+    return tensor;
+  }
+
   private coverageFor(plan: OcclusionPlan): Coverage {
     const key = `${plan.canonicalSize}:${createHash('sha1').update(new Uint8Array(plan.canonicalRects.buffer, plan.canonicalRects.byteOffset, plan.canonicalRects.byteLength)).digest('hex')}`;
     let c = this.coverage.get(key);
@@ -130,7 +164,10 @@ class WebGpuSession implements EngineSession {
     const owned: GPUBuffer[] = [];
     const own = (b: GPUBuffer): GPUBuffer => { owned.push(b); return b; };
     try {
-      const bases = sources.map((s, i) => own(storageBuffer(device, `input${i}`, s)));
+      // I itself, or built on the device from the photo (only the part the crop reads is uploaded).
+      const bases = req.source && !req.pair
+        ? [own(this.preprocess(req.source, own))]
+        : sources.map((s, i) => own(storageBuffer(device, `input${i}`, s)));
       const rects = plans.map((p, i) => own(storageBuffer(device, `rects${i}`, p.inputRects)));
       const fills = plans.map((p, i) => own(storageBuffer(device, `fill${i}`, p.fill)));
       const refs = score.references?.length ? Float32Array.from(score.references.flatMap((r) => Array.from(r))) : new Float32Array(4);
