@@ -8,7 +8,7 @@ import {
 } from '../index.js';
 import { writeCisOutputs } from './cis.js';
 import { EXPLAIN_HELP, EXPLAIN_OPTIONS, runInfo, setupExplain, type ExplainSetup } from './explain-args.js';
-import { EXIT, UsageError, print, printJson, warn } from './output.js';
+import { EXIT, UsageError, print, printJson } from './output.js';
 import { Progress } from './progress.js';
 
 export const CMS_HELP = `Usage:
@@ -51,7 +51,7 @@ const CMS_OPTIONS = {
   'save-cis': { type: 'string' },
 } as const;
 
-interface Job { items: string[]; explain: (item: string) => Promise<CisResult>; mode: Record<string, unknown>; skippedBefore: { file: string; cause: string }[] }
+export interface Job { items: string[]; explain: (item: string) => Promise<CisResult>; mode: Record<string, unknown>; skippedBefore: { file: string; cause: string }[] }
 
 /** Zero-shot: every gallery image with another image of its identity, against those images. */
 async function galleryJob(setup: ExplainSetup, dir: string, progress: Progress): Promise<Job> {
@@ -78,7 +78,7 @@ async function galleryJob(setup: ExplainSetup, dir: string, progress: Progress):
 }
 
 /** Verification: τ given or fitted on the unoccluded pairs, then one CIS per pair. */
-async function pairsJob(setup: ExplainSetup, csv: string, tauText: string | undefined): Promise<Job> {
+export async function pairsJob(setup: ExplainSetup, csv: string, tauText: string | undefined): Promise<Job> {
   const pairs = await readPairs(csv);
   const skippedBefore: { file: string; cause: string }[] = [];
   let tau: number;
@@ -178,4 +178,3 @@ export async function cmsCommand(args: string[]): Promise<number> {
   return EXIT.ok;
 }
 
-export { warn, pairsJob as pairsJobFor };

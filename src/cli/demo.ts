@@ -11,6 +11,7 @@ import {
   writeHtmlIndex, type CisResult, type ReportSection, type RegionRow,
 } from '../index.js';
 import { writeCisOutputs } from './cis.js';
+import { pairsJob } from './cms.js';
 import { runInfo, setupExplain } from './explain-args.js';
 import { EXIT, UsageError, print } from './output.js';
 import { Progress } from './progress.js';
@@ -135,8 +136,7 @@ export async function demoCommand(args: string[]): Promise<number> {
     const setup = await setupExplain({ ...common, model: 'mobileface', out: idDir });
     const progress = new Progress('identity');
     try {
-      const { pairsJobFor } = await import('./cms.js');
-      const job = await pairsJobFor(setup, join(idDir, 'pairs.csv'), undefined);
+      const job = await pairsJob(setup, join(idDir, 'pairs.csv'), undefined);
       const run = await runCms(job.items, job.explain, setup.explainer.canonicalSize, {
         checkpointDir: join(idDir, 'checkpoint'), checkpointEvery: 0, resume: false, fingerprint: { ...setup.params, mode: job.mode },
         onProgress: (p) => progress.update(p.done, p.total, p.elapsed),

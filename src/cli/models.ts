@@ -76,12 +76,11 @@ async function convert(args: string[]): Promise<void> {
   const [input, output] = positionals;
   if (!input || !output || positionals.length > 2) throw new UsageError('models convert needs MODEL.json and OUT.onnx (or --all)');
   const t0 = performance.now();
-  const converted = await convertTfjsFile(input, output);
+  await convertTfjsFile(input, output);
   const sig = await readSignature(output);
   print(`wrote ${output} in ${((performance.now() - t0) / 1000).toFixed(2)} s`);
   for (const v of sig.inputs) print(`  input  ${v.name} [${v.shape}] (NCHW)`);
   for (const v of sig.outputs) print(`  output ${v.name} [${v.shape}]`);
-  void converted;
 }
 
 /** Resolves a user's ONNX model with its spec, then runs it once on a batch of 2 gray images. */

@@ -112,5 +112,4 @@ export async function releaseGpu(): Promise<void> {
   if (!context) return;
   const ctx = await context.catch(() => undefined);
   ctx?.device.destroy();
-  void instance;
 }

@@ -21,7 +21,7 @@ export class ScoreCam implements SaliencyMethod {
     const { width: W, height: H } = this.input;
     const [, K, h, w] = this.dims as [number, number, number, number];
     const A = (await this.session.infer(x.tensor, 1, [this.layer]))[this.layer]!;
-    const { scale, offset } = normalisation(this.input);
+    const { offset } = normalisation(this.input);
     const per = x.tensor.length;
     const C = per / (W * H);
     // Masking pixels: tensor value t = p·scale + offset, so (p·m)·scale + offset = m·(t − offset) + offset.

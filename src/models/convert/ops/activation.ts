@@ -1,6 +1,6 @@
 /** Element-wise unary ops and the activations that TF fuses into convolutions and matmuls. */
 import { ModelError, UnsupportedOpError } from '../../../errors.js';
-import { ConvertContext, type Value } from '../context.js';
+import type { ConvertContext, Value } from '../context.js';
 import { attr, type TfNode } from '../tfjs-model.js';
 import type { OpTable } from './types.js';
 
@@ -69,4 +69,3 @@ export const ACTIVATION_OPS: OpTable = {
   IdentityN: (node, ctx) => node.inputs.map((_, k) => ctx.input(node, k)),
 };
 
-export { ConvertContext };
