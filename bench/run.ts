@@ -13,7 +13,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, hostname } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { DEFAULT_EXPLAIN, Explainer, openEngine, resolveModel, versions, type EngineSession, type PreparedImage } from '../src/index.js';
+import { DEFAULT_EXPLAIN, Explainer, openEngine, pearsonMasked, resolveModel, versions, type EngineSession, type PreparedImage } from '../src/index.js';
 import { celebaImages } from '../test/helpers/data.js';
 import { REPO_ROOT } from '../scripts/paths.js';
 
@@ -25,15 +25,6 @@ const imageCount = Number(values.images ?? 4);
 const overheadStride = Number(values['overhead-stride'] ?? DEFAULT_EXPLAIN.stride);
 const photos = celebaImages()?.slice(0, imageCount);
 if (!photos) throw new Error('bench needs ../shared/data/csm-celeba100 (or CSM_TEST_DATA)');
-
-function pearson(a: Float32Array, b: Float32Array, mask: (p: number) => boolean): number {
-  let n = 0, sa = 0, sb = 0;
-  for (let p = 0; p < a.length; p++) if (mask(p)) { n++; sa += a[p]!; sb += b[p]!; }
-  const ma = sa / n, mb = sb / n;
-  let cov = 0, va = 0, vb = 0;
-  for (let p = 0; p < a.length; p++) if (mask(p)) { const x = a[p]! - ma, y = b[p]! - mb; cov += x * y; va += x * x; vb += y * y; }
-  return cov / Math.sqrt(va * vb);
-}
 
 interface StrideRow { model: string; stride: number; points: number; forwardPasses: number; secondsPerImage: number; correlationWithDensest: number }
 interface OverheadRow { model: string; stride: number; batch: number; forwardPasses: number; cisSeconds: number; inferenceSeconds: number; overheadPercent: number; passesPerSecond: number }
@@ -73,7 +64,7 @@ async function benchEngine(engine: string): Promise<{ stride: StrideRow[]; overh
       }
       maps.set(s, list);
       const dense = maps.get(Math.min(...strides))!;
-      const corr = list.reduce((acc, m, k) => acc + pearson(m.map, dense[k]!.map, (q) => m.count[q]! > 0 && dense[k]!.count[q]! > 0), 0) / list.length;
+      const corr = list.reduce((acc, m, k) => acc + pearsonMasked(m.map, dense[k]!.map, (q) => m.count[q]! > 0 && dense[k]!.count[q]! > 0), 0) / list.length;
       stride.push({ model: name, stride: s, points: Math.round(points / list.length), forwardPasses: Math.round(points / list.length) + 1, secondsPerImage: seconds / list.length, correlationWithDensest: corr });
       console.log(`[${engine}] ${name} stride ${s}: ${Math.round(points / list.length)} points, ${(seconds / list.length).toFixed(3)} s/image, r = ${corr.toFixed(3)}`);
       await ex.dispose();

@@ -10,27 +10,17 @@ import { CmsAccumulator } from '../saliency/cms.js';
 import type { Explainer, PreparedImage } from '../saliency/explain.js';
 import { buildPlan } from '../saliency/plan.js';
 import type { ScoreSpec } from '../saliency/types.js';
-import { spearman } from './similarity.js';
+import { pearsonMasked, spearman } from './similarity.js';
 
 /** The 5 keypoints of a similarity alignment, as pairs of mesh landmarks averaged. */
 const FIVE_POINTS: number[][] = [[LANDMARK.rightEyeOuter, LANDMARK.rightEyeInner], [LANDMARK.leftEyeOuter, LANDMARK.leftEyeInner], [LANDMARK.noseTip], [LANDMARK.mouthRight], [LANDMARK.mouthLeft]];
-
-function pearson(a: Float32Array, b: Float32Array, mask: (p: number) => boolean): number {
-  let n = 0, sa = 0, sb = 0;
-  for (let p = 0; p < a.length; p++) if (mask(p)) { n++; sa += a[p]!; sb += b[p]!; }
-  if (n < 2) return 0;
-  const ma = sa / n, mb = sb / n;
-  let cov = 0, va = 0, vb = 0;
-  for (let p = 0; p < a.length; p++) if (mask(p)) { const x = a[p]! - ma, y = b[p]! - mb; cov += x * y; va += x * x; vb += y * y; }
-  return va > 0 && vb > 0 ? cov / Math.sqrt(va * vb) : 0;
-}
 
 /** Mean correlation over all pairs of maps, each pair over the pixels both cover. */
 export function agreement(maps: { map: Float32Array; covered: Uint8Array }[]): number {
   let sum = 0;
   let pairs = 0;
   for (let i = 0; i < maps.length; i++) for (let j = i + 1; j < maps.length; j++) {
-    sum += pearson(maps[i]!.map, maps[j]!.map, (p) => maps[i]!.covered[p] === 1 && maps[j]!.covered[p] === 1);
+    sum += pearsonMasked(maps[i]!.map, maps[j]!.map, (p) => maps[i]!.covered[p] === 1 && maps[j]!.covered[p] === 1);
     pairs++;
   }
   return pairs ? sum / pairs : 0;

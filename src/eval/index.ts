@@ -5,7 +5,7 @@ export { ImageOcclusion } from './baselines/occlusion.js';
 export { ReprojectedCms } from './baselines/cms.js';
 export { exposeTensors, findCamLayer, withOutputs } from './expose.js';
 export { evaluate, evaluationMarkdown, type Evaluation, type EvaluateOptions, type ImageEvaluation, type MethodScores } from './evaluate.js';
-export { spearman, ssim } from './similarity.js';
+export { pearsonMasked, spearman, ssim } from './similarity.js';
 export { parameterisedLayers, randomisedModel, sanityCheck, type SanityStep } from './sanity.js';
 export { GradCam, scoreGradient } from './baselines/grad-cam.js';
 export { backward, suffixNodes, type Tensor } from './gradients.js';

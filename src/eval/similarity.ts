@@ -14,8 +14,17 @@ function ranks(values: number[]): number[] {
   return r;
 }
 
+/** Pearson correlation of two maps over the pixels `mask` admits (all when absent); 0 if either is constant. */
+export function pearsonMasked(a: ArrayLike<number>, b: ArrayLike<number>, mask?: (p: number) => boolean): number {
+  const xs: number[] = [];
+  const ys: number[] = [];
+  for (let p = 0; p < a.length; p++) if (!mask || mask(p)) { xs.push(a[p]!); ys.push(b[p]!); }
+  return pearson(xs, ys);
+}
+
 function pearson(a: number[], b: number[]): number {
   const n = a.length;
+  if (n < 2) return 0;
   const ma = a.reduce((s, v) => s + v, 0) / n;
   const mb = b.reduce((s, v) => s + v, 0) / n;
   let cov = 0, va = 0, vb = 0;
