@@ -10,7 +10,7 @@ import { canonicalFrame, loadCanonicalFaceModel } from '../face/canonical.js';
 import { densePoints, mapPoints, meshXYFromXYZ, type DensePoints } from '../face/correspondence.js';
 import type { ExternalAlignment } from '../face/external.js';
 import type { CanonicalFrame, Correspondence } from '../face/types.js';
-import { applyAffine, readImage, warpAffine, type Affine, type RgbImage } from '../image/index.js';
+import { applyAffine, invertAffine, readImage, warpAffine, type Affine, type RgbImage } from '../image/index.js';
 import type { EngineSession } from '../engine/types.js';
 import { toModelInput } from '../models/preprocess.js';
 import { selectHead, type HeadSpec, type ModelSpec } from '../models/spec.js';
@@ -85,8 +85,6 @@ function cropToInput(points: Float32Array, photo: RgbImage, W: number, H: number
   return { a: W / side, b: 0, c: (-x0 * W) / side, d: 0, e: H / side, f: (-y0 * H) / side };
 }
 
-const invertScaleShift = (m: Affine): Affine => ({ a: 1 / m.a, b: 0, c: -m.c / m.a, d: 0, e: 1 / m.e, f: -m.f / m.e });
-
 export class Explainer {
   readonly head: HeadSpec;
   private constructor(
@@ -143,7 +141,7 @@ export class Explainer {
     // so that I, and the prediction, do not change with the stride.
     const extent = meshXYZ ? meshXYFromXYZ(meshXYZ) : photoPoints;
     const toInput = cropToInput(extent, photo, input.width, input.height, this.options.crop, this.options.cropScale);
-    const image = warpAffine(photo, invertScaleShift(toInput), input.width, input.height);
+    const image = warpAffine(photo, invertAffine(toInput), input.width, input.height);
     const inputPoints = new Float32Array(photoPoints.length);
     for (let k = 0; k < photoPoints.length; k += 2) {
       const [x, y] = applyAffine(toInput, photoPoints[k]!, photoPoints[k + 1]!);
@@ -182,7 +180,7 @@ export class Explainer {
     const plan = this.plan(prepared);
     if (plan.count === 0) throw new CsmError(`"${file}": no correspondence point falls inside the model input`);
     const { prediction, score } = await this.predict(prepared);
-    const cis = await this.session.computeCis({ input: prepared.tensor, plan, score, source: { photo: prepared.photo, toSource: invertScaleShift(prepared.toInput) } });
+    const cis = await this.session.computeCis({ input: prepared.tensor, plan, score, source: { photo: prepared.photo, toSource: invertAffine(prepared.toInput) } });
     return { prepared, plan, score, prediction, cis };
   }
 

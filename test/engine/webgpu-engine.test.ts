@@ -10,7 +10,7 @@ import { mkdtempSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DEFAULT_EXPLAIN, Explainer, openEngine, resolveModel, runCms, type EngineSession, type ResolvedModel } from '../../src/index.js';
+import { DEFAULT_EXPLAIN, Explainer, invertAffine, openEngine, resolveModel, runCms, type EngineSession, type ResolvedModel } from '../../src/index.js';
 import { celebaImages } from '../helpers/data.js';
 import { gpuOrSkip } from '../helpers/gpu.js';
 
@@ -63,7 +63,7 @@ test('given the photo, the WebGPU engine builds I on the device (a zeroed input 
   const plan = ex.plan(p);
   const { score } = await ex.predict(p);
   const a = await cpu.computeCis({ input: p.tensor, plan, score });
-  const toSource = { a: 1 / p.toInput.a, b: 0, c: -p.toInput.c / p.toInput.a, d: 0, e: 1 / p.toInput.e, f: -p.toInput.f / p.toInput.e };
+  const toSource = invertAffine(p.toInput);
   const b = await gpu.computeCis({ input: new Float32Array(p.tensor.length), plan, score, source: { photo: p.photo, toSource } });
   await ex.dispose();
   const e = relativeLinf(a.map, b.map);
