@@ -13,7 +13,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, hostname } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { DEFAULT_EXPLAIN, Explainer, openEngine, pearsonMasked, resolveModel, versions, type EngineSession, type PreparedImage } from '../src/index.js';
+import { computeCis, DEFAULT_EXPLAIN, Explainer, openEngine, pearsonMasked, resolveModel, versions, type EngineSession, type PreparedImage } from '../src/index.js';
 import { celebaImages } from '../test/helpers/data.js';
 import { REPO_ROOT } from '../scripts/paths.js';
 
@@ -41,7 +41,7 @@ async function benchEngine(engine: string): Promise<{ stride: StrideRow[]; overh
     {
       const ex = await Explainer.create(model.spec, session, { ...DEFAULT_EXPLAIN, stride: 8 });
       const p = await ex.prepare(photos![0]!);
-      await session.computeCis({ input: p.tensor, plan: ex.plan(p), score: (await ex.predict(p)).score });
+      await computeCis(session, { input: p.tensor, plan: ex.plan(p), score: (await ex.predict(p)).score });
       await ex.dispose();
     }
     // (a) cost vs stride; the densest map is the reference.
@@ -57,7 +57,7 @@ async function benchEngine(engine: string): Promise<{ stride: StrideRow[]; overh
         const plan = ex.plan(p);
         const { score } = await ex.predict(p);
         const t0 = performance.now();
-        const cis = await session.computeCis({ input: p.tensor, plan, score });
+        const cis = await computeCis(session, { input: p.tensor, plan, score });
         seconds += (performance.now() - t0) / 1000;
         points += plan.count;
         list.push({ map: cis.map, count: cis.count });
@@ -74,14 +74,14 @@ async function benchEngine(engine: string): Promise<{ stride: StrideRow[]; overh
     const p = await ex.prepare(photos![0]!);
     const plan = ex.plan(p);
     const { score } = await ex.predict(p);
-    await session.computeCis({ input: p.tensor, plan, score }); // warm-up
+    await computeCis(session, { input: p.tensor, plan, score }); // warm-up
     const B = session.batch;
     const rounds = 3;
     let cisSeconds = Infinity;
     let inferenceSeconds = Infinity;
     for (let r = 0; r < rounds; r++) {
       const t0 = performance.now();
-      await session.computeCis({ input: p.tensor, plan, score });
+      await computeCis(session, { input: p.tensor, plan, score });
       cisSeconds = Math.min(cisSeconds, (performance.now() - t0) / 1000);
       // The same forward passes: 1 baseline + plan.count occluded copies in batches of B, fed the
       // way the engine feeds them (device-resident on the GPU), with nothing else.

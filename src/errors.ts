@@ -21,3 +21,9 @@ export class UnsupportedOpError extends ModelError {
 
 /** A model spec that does not fit its model (wrong input size, missing output, bad field). */
 export class SpecError extends CsmError {}
+
+/**
+ * A condition that no later image can recover from (the GPU device or an inference session lost):
+ * a batch run must stop here, after checkpointing what it has, instead of skipping the image.
+ */
+export class FatalError extends CsmError {}

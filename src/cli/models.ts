@@ -2,10 +2,9 @@
 import { existsSync } from 'node:fs';
 import { basename } from 'node:path';
 import { parseArgs } from 'node:util';
-import * as ort from 'onnxruntime-node';
 import {
   CONVERTER_VERSION, ONNX_OPSET, SUPPORTED_OPS, ZOO, ZOO_NAMES, cacheDir, convertTfjsFile, ensureZooModel,
-  ModelError, inputShape, loadFaceModel, normalisation, readSignature, toModelInput, zooEntry,
+  ModelError, normalisation, openEngine, readSignature, resolveModel, toModelInput, zooEntry,
 } from '../index.js';
 import { EXIT, UsageError, print, printJson, table } from './output.js';
 import { SPEC_HELP, SPEC_OPTIONS, specFromFlags } from './spec-flags.js';
@@ -90,20 +89,24 @@ async function check(args: string[]): Promise<void> {
   if (!file || positionals.length > 1) throw new UsageError('models check needs one MODEL.onnx');
   const signature = existsSync(file) ? await readSignature(file) : undefined;
   const spec = await specFromFlags(values, signature, basename(file, '.onnx'));
-  const model = await loadFaceModel(file, spec);
+  const model = await resolveModel(file, spec);
+  const session = await openEngine('cpu', model, { batch: 2 });
   const { input } = model.spec;
   const gray = { width: input.width, height: input.height, data: new Float32Array(3 * input.width * input.height).fill(128) };
-  const feeds = { [input.name]: new ort.Tensor('float32', toModelInput([gray, gray], input), inputShape(input, 2)) };
-  const result = await model.session.run(feeds);
+  const outputs = [...new Set(model.spec.heads.map((h) => h.output))];
+  let result: Record<string, Float32Array>;
+  try {
+    result = await session.infer(toModelInput([gray, gray], input), 2, outputs);
+  } finally {
+    await session.dispose();
+  }
   for (const head of model.spec.heads) {
-    const data = result[head.output]!.data as Float32Array;
-    if (!data.every(Number.isFinite)) throw new ModelError(`model "${file}" gives non-finite values on output "${head.output}" for a plain gray image`);
+    if (!result[head.output]!.every(Number.isFinite)) throw new ModelError(`model "${file}" gives non-finite values on output "${head.output}" for a plain gray image`);
   }
   if (values.json) return printJson({ spec: model.spec, signature: model.signature });
   print(`${file}: the spec fits the model, and it runs (batch 2, finite outputs)`);
   for (const v of model.signature.inputs) print(`  input  ${v.name} [${v.shape}]`);
   for (const v of model.signature.outputs) print(`  output ${v.name} [${v.shape}]`);
-  await model.session.release();
 }
 
 export async function modelsCommand(args: string[]): Promise<number> {

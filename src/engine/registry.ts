@@ -5,7 +5,7 @@
  */
 import { CsmError } from '../errors.js';
 import type { ResolvedModel } from '../models/load.js';
-import type { Engine, EngineOptions, EngineSession } from './types.js';
+import type { Engine, EngineOptions, EngineSession, ModelOpener } from './types.js';
 
 /** `auto` is true when the engine is being tried by `--backend auto` (it may then refuse, e.g. a software GPU). */
 interface Registered { load: (auto: boolean) => Promise<Engine>; priority: number }
@@ -39,6 +39,15 @@ export async function openEngine(choice: string, model: ResolvedModel, options: 
   throw new NoEngineError(`no backend could start:\n  ${reasons.join('\n  ')}`);
 }
 
+/** A ModelOpener for a backend choice: how a stage that runs models is told where to run them. */
+export function engineOpener(choice: string, defaults: EngineOptions = {}): ModelOpener {
+  return (model, options = {}) => openEngine(choice, model, { ...defaults, ...options });
+}
+
+/** Where a caller names no engine: the CPU reference. */
+export const cpuOpener: ModelOpener = engineOpener('cpu');
+
+// A new engine is one folder under src/engine/ and one line here.
 registerEngine('cpu', async () => (await import('./cpu/engine.js')).cpuEngine, 0);
 // The GPU engine goes first under auto, but only on a real (hardware) adapter.
 registerEngine('webgpu', async (auto) => (await import('./webgpu/engine.js')).webgpuEngine(!auto), 10);

@@ -7,6 +7,7 @@ import { CsmError } from '../errors.js';
 import { LANDMARK } from '../face/mesh.js';
 import { applyAffine } from '../image/index.js';
 import { CmsAccumulator } from '../saliency/cms.js';
+import { computeCis } from '../saliency/loop.js';
 import type { Explainer, PreparedImage } from '../saliency/explain.js';
 import { buildPlan } from '../saliency/plan.js';
 import type { ScoreSpec } from '../saliency/types.js';
@@ -113,7 +114,7 @@ export async function alignmentAblation(explainer: Explainer, files: string[]): 
     for (let y = stride / 2; y < W; y += stride) for (let x = stride / 2; x < W; x += stride) grid.push(x, y);
     const xy = Float32Array.from(grid);
     const plan = buildPlan({ correspondence: { image: xy, canonical: xy, count: xy.length / 2, canonicalSize: W }, input, patch: cmsPlan.patch, fill: cmsPlan.fill, fillKind: cmsPlan.fillKind });
-    const imageMap = (await explainer.session.computeCis({ input: p.tensor, plan, score })).map;
+    const imageMap = (await computeCis(explainer.session, { input: p.tensor, plan, score })).map;
     none.push({ map: imageMap, covered: new Uint8Array(W * W).fill(1) });
     const mesh = p.meshXYZ!;
     const source = FIVE_POINTS.map((ids) => {
@@ -121,7 +122,7 @@ export async function alignmentAblation(explainer: Explainer, files: string[]): 
       return [pts.reduce((s, v) => s + v[0], 0) / pts.length, pts.reduce((s, v) => s + v[1], 0) / pts.length] as [number, number];
     });
     keypoint.push(warpBySimilarity(imageMap, W, size, fitSimilarity(source, target)));
-    const cis = await explainer.session.computeCis({ input: p.tensor, plan: cmsPlan, score });
+    const cis = await computeCis(explainer.session, { input: p.tensor, plan: cmsPlan, score });
     canonical.push({ map: cis.map, covered: Uint8Array.from(cis.count, (c) => (c > 0 ? 1 : 0)) });
   }
   const mean = (maps: { map: Float32Array; covered: Uint8Array }[], n: number): Float32Array => {
@@ -150,7 +151,7 @@ export async function patchAblation(explainer: Explainer, files: string[], patch
     for (const { p, score } of prepared) {
       const base = explainer.plan(p);
       const plan = buildPlan({ correspondence: p.correspondence, input: explainer.spec.input, patch, fill: base.fill, fillKind: base.fillKind });
-      acc.add(await explainer.session.computeCis({ input: p.tensor, plan, score }), p.file);
+      acc.add(await computeCis(explainer.session, { input: p.tensor, plan, score }), p.file);
     }
     maps.push(acc.mean());
     if (patch === defaultPatch) mask = Uint8Array.from(acc.coverage, (c) => (c > 0 ? 1 : 0));
@@ -168,7 +169,7 @@ export async function imagesAblation(explainer: Explainer, files: string[]): Pro
   const prepared = await prepareAll(explainer, files);
   const counts = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000].filter((n) => n < prepared.length).concat(prepared.length);
   for (const [k, { p, score }] of prepared.entries()) {
-    acc.add(await explainer.session.computeCis({ input: p.tensor, plan: explainer.plan(p), score }), p.file);
+    acc.add(await computeCis(explainer.session, { input: p.tensor, plan: explainer.plan(p), score }), p.file);
     if (counts.includes(k + 1)) partial.set(k + 1, acc.mean());
   }
   const all = acc.mean();

@@ -14,6 +14,7 @@ import type { ResolvedModel } from '../models/load.js';
 import { decodeModel, encodeModel, type OnnxInitializer, type OnnxModel } from '../models/onnx/model.js';
 import { OnnxDataType } from '../models/onnx/schema.js';
 import { CmsAccumulator } from '../saliency/cms.js';
+import { computeCis } from '../saliency/loop.js';
 import type { Explainer, PreparedImage } from '../saliency/explain.js';
 import type { OcclusionPlan, ScoreSpec } from '../saliency/types.js';
 import { spearman, ssim } from './similarity.js';
@@ -83,7 +84,7 @@ export async function sanityCheck(
   if (!prepared.length) throw new CsmError('no image could be prepared for the sanity check');
   const cms = async (session: EngineSession): Promise<{ map: Float32Array; mask: Uint8Array }> => {
     const acc = new CmsAccumulator(explainer.canonicalSize);
-    for (const { p, plan, score } of prepared) acc.add(await session.computeCis({ input: p.tensor, plan, score }), p.file);
+    for (const { p, plan, score } of prepared) acc.add(await computeCis(session, { input: p.tensor, plan, score }), p.file);
     return { map: acc.mean(), mask: Uint8Array.from(acc.coverage, (c) => (c > 0 ? 1 : 0)) };
   };
   const original = await cms(explainer.session);

@@ -2,6 +2,7 @@
  * From a photo to aligned faces: detection, choice of face(s), and the 468-point mesh, with typed
  * errors that name the file and warnings a batch run can log.
  */
+import type { ModelOpener } from '../engine/types.js';
 import { CsmError } from '../errors.js';
 import type { RgbImage } from '../image/index.js';
 import { FaceDetector, type DetectOptions } from './detect.js';
@@ -51,8 +52,9 @@ export interface AlignOptions extends DetectOptions, MeshOptions {
 export class FaceAligner {
   private constructor(readonly detector: FaceDetector, readonly mesher: FaceMesher) {}
 
-  static async create(): Promise<FaceAligner> {
-    const [detector, mesher] = await Promise.all([FaceDetector.create(), FaceMesher.create()]);
+  /** Detector and mesh network on the engine that `open` picks (the CPU engine by default). */
+  static async create(open?: ModelOpener): Promise<FaceAligner> {
+    const [detector, mesher] = await Promise.all([FaceDetector.create(open), FaceMesher.create(open)]);
     return new FaceAligner(detector, mesher);
   }
 

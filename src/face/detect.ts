@@ -4,10 +4,12 @@
  * overlapping candidates are merged by score-weighted averaging (MediaPipe's "weighted" NMS),
  * which gives steadier boxes than keeping only the best candidate.
  */
-import * as ort from 'onnxruntime-node';
+import { cpuOpener } from '../engine/registry.js';
+import type { EngineSession, ModelOpener } from '../engine/types.js';
 import { cropAndResize, type RgbImage } from '../image/index.js';
-import { loadFaceModel, type FaceModel } from '../models/index.js';
-import { inputShape, toModelInput } from '../models/preprocess.js';
+import { resolveModel } from '../models/load.js';
+import { toModelInput } from '../models/preprocess.js';
+import type { ModelSpec } from '../models/spec.js';
 import type { Box, Detection } from './types.js';
 
 export interface DetectOptions {
@@ -58,25 +60,28 @@ function weightedNms(cands: Detection[], threshold: number): Detection[] {
 export class FaceDetector {
   private readonly anchors: Float32Array;
 
-  private constructor(private readonly model: FaceModel) {
-    this.anchors = anchors(model.spec.input.width);
+  private constructor(private readonly spec: ModelSpec, private readonly session: EngineSession) {
+    this.anchors = anchors(spec.input.width);
   }
 
-  static async create(): Promise<FaceDetector> {
-    return new FaceDetector(await loadFaceModel('blazeface'));
+  /** BlazeFace on the engine that `open` picks (the CPU engine by default). */
+  static async create(open: ModelOpener = cpuOpener): Promise<FaceDetector> {
+    const model = await resolveModel('blazeface');
+    return new FaceDetector(model.spec, await open(model, { batch: 1 }));
   }
 
   /** All faces in the photo, in photo pixels, largest box first. */
   async detect(photo: RgbImage, options: DetectOptions = {}): Promise<Detection[]> {
     const { minScore, iou: iouThreshold } = { ...DEFAULTS, ...options };
-    const { input } = this.model.spec;
+    const { input, heads } = this.spec;
     const size = input.width;
     // Letterbox: the photo sits at the top-left of a square of side max(W, H); the rest is black.
     const side = Math.max(photo.width, photo.height);
     const square = cropAndResize(photo, { x: 0, y: 0, width: side, height: side }, size, size);
-    const feeds = { [input.name]: new ort.Tensor('float32', toModelInput([square], input), inputShape(input, 1)) };
-    const out = await this.model.session.run(feeds);
-    const read = (head: string): Float32Array => out[this.model.spec.heads.find((h) => h.name === head)!.output]!.data as Float32Array;
+    const output = (head: string): string => heads.find((h) => h.name === head)!.output;
+    const names = ['scores16', 'scores32', 'boxes16', 'boxes32'].map(output);
+    const out = await this.session.infer(toModelInput([square], input), 1, names);
+    const read = (head: string): Float32Array => out[output(head)]!;
     const scores = [read('scores16'), read('scores32')];
     const boxes = [read('boxes16'), read('boxes32')];
     const scale = side / size;
@@ -107,6 +112,6 @@ export class FaceDetector {
   }
 
   async dispose(): Promise<void> {
-    await this.model.session.release();
+    await this.session.dispose();
   }
 }

@@ -4,10 +4,12 @@
  * face rotated to level the eyes (as MediaPipe does). A second pass re-crops around the first
  * pass's landmarks, which centres the face better than the detector box and lowers the error.
  */
-import * as ort from 'onnxruntime-node';
+import { cpuOpener } from '../engine/registry.js';
+import type { EngineSession, ModelOpener } from '../engine/types.js';
 import { applyAffine, squareCropMap, warpAffine, type RgbImage } from '../image/index.js';
-import { loadFaceModel, type FaceModel } from '../models/index.js';
-import { inputShape, toModelInput } from '../models/preprocess.js';
+import { resolveModel } from '../models/load.js';
+import { toModelInput } from '../models/preprocess.js';
+import type { ModelSpec } from '../models/spec.js';
 import type { Detection, FaceMesh } from './types.js';
 
 export const MESH_POINTS = 468;
@@ -57,20 +59,22 @@ function roiFromMesh(points: Float32Array, scale: number): Roi {
 }
 
 export class FaceMesher {
-  private constructor(private readonly model: FaceModel) {}
+  private constructor(private readonly spec: ModelSpec, private readonly session: EngineSession) {}
 
-  static async create(): Promise<FaceMesher> {
-    return new FaceMesher(await loadFaceModel('facemesh'));
+  /** The mesh network on the engine that `open` picks (the CPU engine by default). */
+  static async create(open: ModelOpener = cpuOpener): Promise<FaceMesher> {
+    const model = await resolveModel('facemesh');
+    return new FaceMesher(model.spec, await open(model, { batch: 1 }));
   }
 
   private async pass(photo: RgbImage, roi: Roi): Promise<{ points: Float32Array; presence: number }> {
-    const { input } = this.model.spec;
+    const { input } = this.spec;
     const size = input.width;
     const map = squareCropMap(roi.cx, roi.cy, roi.side, roi.angle, size);
     const crop = warpAffine(photo, map, size, size);
-    const out = await this.model.session.run({ [input.name]: new ort.Tensor('float32', toModelInput([crop], input), inputShape(input, 1)) });
-    const raw = out['output_mesh']!.data as Float32Array;
-    const presence = (out['output_faceflag']!.data as Float32Array)[0]!;
+    const out = await this.session.infer(toModelInput([crop], input), 1, ['output_mesh', 'output_faceflag']);
+    const raw = out['output_mesh']!;
+    const presence = out['output_faceflag']![0]!;
     const points = new Float32Array(MESH_POINTS * 3);
     const zScale = roi.side / size;
     for (let k = 0; k < MESH_POINTS; k++) {
@@ -92,6 +96,6 @@ export class FaceMesher {
   }
 
   async dispose(): Promise<void> {
-    await this.model.session.release();
+    await this.session.dispose();
   }
 }

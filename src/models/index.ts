@@ -5,5 +5,5 @@ export { decodeModel, encodeModel, type OnnxModel } from './onnx/model.js';
 export * from './spec.js';
 export { ZOO, ZOO_NAMES, ZOO_PACKAGE, zooEntry, type ZooEntry } from './zoo.js';
 export { cacheDir, ensureZooModel, zooPackageDir, type ZooModelFile } from './cache.js';
-export { loadFaceModel, openSession, readSignature, readSpecFile, resolveModel, type FaceModel, type ResolvedModel } from './load.js';
+export { readSignature, readSpecFile, resolveModel, type ResolvedModel } from './load.js';
 export { toModelInput, inputShape, GRAY_WEIGHTS } from './preprocess.js';

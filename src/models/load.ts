@@ -1,10 +1,9 @@
 /**
- * Resolving a model (zoo name, or a user's ONNX file with its spec) and opening it with the CPU
- * engine's runtime, onnxruntime-node.
+ * Resolving a model (zoo name, or a user's ONNX file with its spec): the file, its spec checked
+ * against its signature. Opening it is an engine's job (engine/registry.ts openEngine).
  */
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import * as ort from 'onnxruntime-node';
 import { ModelError, SpecError } from '../errors.js';
 import { ensureZooModel } from './cache.js';
 import { decodeModel } from './onnx/model.js';
@@ -16,10 +15,6 @@ export interface ResolvedModel {
   /** The ONNX file. */
   path: string;
   signature: ModelSignature;
-}
-
-export interface FaceModel extends ResolvedModel {
-  session: ort.InferenceSession;
 }
 
 /** Inputs and outputs (names and shapes) declared by an ONNX file. */
@@ -73,22 +68,4 @@ export async function resolveModel(model: string, spec?: ModelSpec): Promise<Res
   const signature = await readSignature(path);
   checkSpecAgainstModel(spec, signature, `"${path}"`);
   return { spec, path, signature };
-}
-
-/** Opens a resolved model with onnxruntime-node. */
-export async function openSession(model: ResolvedModel, options: { threads?: number } = {}): Promise<FaceModel> {
-  try {
-    const session = await ort.InferenceSession.create(model.path, {
-      graphOptimizationLevel: 'all',
-      ...(options.threads ? { intraOpNumThreads: options.threads } : {}),
-    });
-    return { ...model, session };
-  } catch (e) {
-    throw new ModelError(`onnxruntime cannot load "${model.path}": ${(e as Error).message}`, { cause: e });
-  }
-}
-
-/** resolveModel + openSession. */
-export async function loadFaceModel(model: string, spec?: ModelSpec, options: { threads?: number } = {}): Promise<FaceModel> {
-  return openSession(await resolveModel(model, spec), options);
 }

@@ -22,7 +22,7 @@ export function accumulateCis(plan: OcclusionPlan, drops: Float32Array, baseline
   }
   const map = new Float32Array(size * size);
   for (let p = 0; p < map.length; p++) if (count[p]) map[p] = sum[p]! / count[p]!;
-  return { size, map, sum, count, baseline, drops };
+  return { size, map, count, baseline, drops };
 }
 
 /**

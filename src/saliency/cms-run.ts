@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
-import { CsmError } from '../errors.js';
+import { CsmError, FatalError } from '../errors.js';
 import { loadAccumulator, saveAccumulator } from './checkpoint.js';
 import { CmsAccumulator } from './cms.js';
 import type { CisResult } from './explain.js';
@@ -94,8 +94,8 @@ export async function runCms(files: string[], explain: (item: string) => Promise
     } catch (e) {
       // A bug, or a fatal condition (GPU lost), stops the run; the checkpoint then holds every
       // image before this one, so --resume continues here.
-      if (!(e instanceof CsmError) || (e as { fatal?: boolean }).fatal) {
-        if ((e as { fatal?: boolean }).fatal) await checkpoint();
+      if (!(e instanceof CsmError) || e instanceof FatalError) {
+        if (e instanceof FatalError) await checkpoint();
         throw e;
       }
       skipped.push({ file, cause: e.message });

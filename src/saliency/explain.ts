@@ -14,6 +14,7 @@ import { applyAffine, invertAffine, readImage, warpAffine, type Affine, type Rgb
 import type { EngineSession } from '../engine/types.js';
 import { toModelInput } from '../models/preprocess.js';
 import { selectHead, type HeadSpec, type ModelSpec } from '../models/spec.js';
+import { computeCis } from './loop.js';
 import { buildPlan, fillValues } from './plan.js';
 import { classProbabilities, headScore, resolveClass } from './score.js';
 import type { CisMap, FillKind, OcclusionPlan, ScoreKind, ScoreSpec } from './types.js';
@@ -104,7 +105,8 @@ export class Explainer {
     if (external) return new Explainer(spec, session, options, undefined, undefined, undefined, external);
     const frame = canonicalFrame(await loadCanonicalFaceModel(), options.canonicalSize);
     const points = densePoints(frame, options.stride);
-    return new Explainer(spec, session, options, await FaceAligner.create(), frame, points, undefined);
+    // The detector and the mesh network run on the same engine as the explained model.
+    return new Explainer(spec, session, options, await FaceAligner.create((m, o) => session.openModel(m, o)), frame, points, undefined);
   }
 
   /** H_F of the maps this explainer makes. */
@@ -180,7 +182,7 @@ export class Explainer {
     const plan = this.plan(prepared);
     if (plan.count === 0) throw new CsmError(`"${file}": no correspondence point falls inside the model input`);
     const { prediction, score } = await this.predict(prepared);
-    const cis = await this.session.computeCis({ input: prepared.tensor, plan, score, source: { photo: prepared.photo, toSource: invertAffine(prepared.toInput) } });
+    const cis = await computeCis(this.session, { input: prepared.tensor, plan, score, source: { photo: prepared.photo, toSource: invertAffine(prepared.toInput) } });
     return { prepared, plan, score, prediction, cis };
   }
 
@@ -201,7 +203,7 @@ export class Explainer {
     const plan = this.plan(prepared);
     if (plan.count === 0) throw new CsmError(`"${file}": no correspondence point falls inside the model input`);
     const score: ScoreSpec = { output: this.head.output, kind: 'cosine-max', index: 0, references };
-    const cis = await this.session.computeCis({ input: prepared.tensor, plan, score });
+    const cis = await computeCis(this.session, { input: prepared.tensor, plan, score });
     return { prepared, plan, score, prediction: { head: this.head.name, label: identity }, cis };
   }
 
@@ -227,7 +229,7 @@ export class Explainer {
     const plan2 = this.plan(pb);
     if (plan.count === 0) throw new CsmError(`pair "${file1}", "${file2}": no correspondence point falls inside both model inputs`);
     const score: ScoreSpec = { output: this.head.output, kind: 'cosine-max', index: 0, pair: { c: genuine ? 1 : -1, tau } };
-    const cis = await this.session.computeCis({ input: pa.tensor, plan, score, pair: { input: pb.tensor, plan: plan2 } });
+    const cis = await computeCis(this.session, { input: pa.tensor, plan, score, pair: { input: pb.tensor, plan: plan2 } });
     return { prepared: pa, plan, score, prediction: { head: this.head.name, label: genuine ? 'genuine' : 'impostor' }, cis };
   }
 

@@ -2,6 +2,7 @@ export * from './types.js';
 export { buildPlan, defaultPatch, fillValues, type PlanOptions } from './plan.js';
 export { classProbabilities, cosine, evaluatePairScores, evaluateScores, headScore, resolveClass, scoreRow } from './score.js';
 export { accumulateCis, reprojectToInput } from './cis.js';
+export { checkFinite, computeCis, runBatches, type BatchSteps } from './loop.js';
 export { DEFAULT_EXPLAIN, Explainer, type CisResult, type ExplainOptions, type PreparedImage, type Prediction } from './explain.js';
 export { CmsAccumulator, CMS_MAX_MAGNITUDE, CMS_SCALE, quantiseCms, type CmsConvergencePoint } from './cms.js';
 export { CheckpointError, loadAccumulator, saveAccumulator } from './checkpoint.js';

@@ -68,8 +68,6 @@ export interface CisMap {
   size: number;
   /** P / N where N > 0, else 0 (density normalisation, Fig. 4). */
   map: Float32Array;
-  /** Σ s_n over each canonical pixel. */
-  sum: Float64Array;
   /** Number of patches covering each canonical pixel. */
   count: Uint32Array;
   /** φ(I) of the unoccluded image. */

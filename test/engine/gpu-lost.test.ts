@@ -16,9 +16,10 @@ test('device lost mid-run: the run stops with GpuLostError and its checkpoint ho
   const r = spawnSync(process.execPath, [child, ...['audrey.jpg', 'cage.jpg', 'SeanConnery.jpg'].map((f) => join(MEDIA, f))], { encoding: 'utf8', timeout: 240_000 });
   const line = r.stdout.trim().split('\n').pop() ?? '';
   assert.ok(line.startsWith('{'), `child printed no result: ${r.stdout}\n${r.stderr}`);
-  const out = JSON.parse(line) as { error: string; fatal: boolean; images: number; next: number };
+  const out = JSON.parse(line) as { error: string; fatal: boolean; errorClass: string; images: number; next: number };
   assert.match(out.error, /GPU device was lost/);
-  assert.ok(out.fatal);
+  assert.ok(out.fatal, 'the error is a FatalError');
+  assert.is(out.errorClass, 'GpuLostError');
   assert.is(out.images, 1, 'the first image is in the checkpoint');
   assert.is(out.next, 1, 'resume continues at the image that failed');
 });

@@ -10,11 +10,11 @@ import { evaluatePairScores, scoreRow } from '../../src/saliency/score.js';
 import { toModelInput } from '../../src/models/preprocess.js';
 import { warpAffine, type Affine } from '../../src/image/index.js';
 import type { OcclusionPlan, ScoreSpec } from '../../src/saliency/types.js';
-import type { GpuContext } from '../../src/engine/webgpu/device.js';
+import type { GpuRuntime } from '../../src/engine/webgpu/runtime.js';
 import { gpuOrSkip } from '../helpers/gpu.js';
 import { mulberry32 as rng } from '../helpers/random.js';
 
-let gpu: GpuContext | undefined;
+let gpu: GpuRuntime | undefined;
 test.before(async () => { gpu = await gpuOrSkip('WebGPU kernels'); });
 
 

@@ -10,7 +10,7 @@ import { mkdtempSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DEFAULT_EXPLAIN, Explainer, invertAffine, openEngine, resolveModel, runCms, type EngineSession, type ResolvedModel } from '../../src/index.js';
+import { computeCis, DEFAULT_EXPLAIN, Explainer, invertAffine, openEngine, resolveModel, runCms, type EngineSession, type ResolvedModel } from '../../src/index.js';
 import { celebaImages } from '../helpers/data.js';
 import { gpuOrSkip } from '../helpers/gpu.js';
 
@@ -45,8 +45,8 @@ test('a CIS from the WebGPU engine equals the CPU engine on the same plan', asyn
   const prepared = await ex.prepare(PHOTOS[0]!);
   const plan = ex.plan(prepared);
   const { score } = await ex.predict(prepared);
-  const a = await cpu.computeCis({ input: prepared.tensor, plan, score });
-  const b = await gpu.computeCis({ input: prepared.tensor, plan, score });
+  const a = await computeCis(cpu, { input: prepared.tensor, plan, score });
+  const b = await computeCis(gpu, { input: prepared.tensor, plan, score });
   await ex.dispose();
   assert.ok(Math.abs(a.baseline - b.baseline) <= 1e-5 * Math.abs(a.baseline), `baseline ${a.baseline} vs ${b.baseline}`);
   assert.equal(Array.from(b.count), Array.from(a.count));
@@ -62,9 +62,9 @@ test('given the photo, the WebGPU engine builds I on the device (a zeroed input 
   const p = await ex.prepare(PHOTOS[1]!);
   const plan = ex.plan(p);
   const { score } = await ex.predict(p);
-  const a = await cpu.computeCis({ input: p.tensor, plan, score });
+  const a = await computeCis(cpu, { input: p.tensor, plan, score });
   const toSource = invertAffine(p.toInput);
-  const b = await gpu.computeCis({ input: new Float32Array(p.tensor.length), plan, score, source: { photo: p.photo, toSource } });
+  const b = await computeCis(gpu, { input: new Float32Array(p.tensor.length), plan, score, source: { photo: p.photo, toSource } });
   await ex.dispose();
   const e = relativeLinf(a.map, b.map);
   console.log(`    photo → I on the device: relative L∞ vs CPU ${e.toExponential(2)}`);

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cpuEngine } from '../../src/engine/cpu/engine.js';
 import { buildOccludedBatch, OccludedBatchBuffer } from '../../src/engine/cpu/occlude.js';
-import { encodeModel, parseSpec, resolveModel, type OnnxModel } from '../../src/index.js';
+import { computeCis, encodeModel, parseSpec, resolveModel, type OnnxModel } from '../../src/index.js';
 import { accumulateCis, reprojectToInput } from '../../src/saliency/cis.js';
 import { buildPlan, defaultPatch, fillValues } from '../../src/saliency/plan.js';
 import type { Correspondence } from '../../src/face/types.js';
@@ -77,7 +77,7 @@ test('drops and the density-normalised CIS equal the hand computation', async ()
   const s = await session(3);
   const fill = 20;
   const plan = buildPlan({ correspondence: corr, input: spec.input, patch: 3, fill: Float32Array.of(fill), fillKind: 'black' });
-  const cis = await s.computeCis({ input: image, plan, score: { output: 'score', kind: 'index', index: 0 } });
+  const cis = await computeCis(s, { input: image, plan, score: { output: 'score', kind: 'index', index: 0 } });
   const base = weights.reduce((a, w, p) => a + w * image[p]!, 0);
   assert.ok(Math.abs(cis.baseline - base) <= 1e-6 * base, `baseline ${cis.baseline} vs ${base}`);
   const expectedDrops: number[] = [];
@@ -108,7 +108,7 @@ test('the map is the same bytes for batch sizes 1, 3 and 64, and on a second run
   const maps: Buffer[] = [];
   for (const batch of [1, 3, 64, 3]) {
     const s = await session(batch);
-    const cis = await s.computeCis({ input: image, plan, score: { output: 'score', kind: 'index', index: 0 } });
+    const cis = await computeCis(s, { input: image, plan, score: { output: 'score', kind: 'index', index: 0 } });
     maps.push(Buffer.from(cis.map.buffer));
     await s.dispose();
   }

@@ -1,11 +1,11 @@
 /**
- * The WebGPU engine: the whole occlusion loop on the device. An image's input tensor goes to the
- * GPU once; the `occlude` kernel writes each batch of occluded copies into a buffer that
- * onnxruntime-web reads in place (Tensor.fromGpuBuffer); its outputs stay on the GPU
- * (preferredOutputLocation 'gpu-buffer') where the `score` kernel turns them into signed drops;
- * the `gather` kernel paints the drops onto the canonical grid. The CPU reads back only the finished
- * map (and the per-point drops, a few KB). Batches are double buffered: batch k+1 is built while
- * batch k is scored.
+ * The WebGPU engine: the occlusion primitives on the device. An image's input goes to the GPU once
+ * (or is built there from the photo by the `preprocess` kernel); `occlude` writes each batch of
+ * occluded copies into a buffer that onnxruntime-web reads in place (Tensor.fromGpuBuffer); its
+ * outputs stay on the GPU (preferredOutputLocation 'gpu-buffer') where `score` turns them into
+ * signed drops; `gather` paints the drops onto the canonical grid. The CPU reads back only the
+ * finished map (and the per-point drops, a few KB). The loop that drives these primitives is the
+ * shared one in saliency/loop.ts.
  */
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
@@ -13,12 +13,12 @@ import { CsmError, ModelError } from '../../errors.js';
 import type { ResolvedModel } from '../../models/load.js';
 import { channelsOf, normalisation } from '../../models/spec.js';
 import { applyAffine } from '../../image/index.js';
-import type { CisMap, OcclusionPlan, ScoreSpec } from '../../saliency/types.js';
-import type { CisRequest, Engine, EngineOptions, EngineSession, ImageSource } from '../types.js';
-import { acquireGpu, checkAlive, GpuLostError, type GpuContext } from './device.js';
+import type { OcclusionPlan, ScoreSpec } from '../../saliency/types.js';
+import type { CisRequest, Engine, EngineOptions, EngineSession, GatheredCis, ImageSource, OcclusionRun } from '../types.js';
 import { encodeGather, encodeOcclude, encodePreprocess, encodeScore, SCORE_KIND } from './kernels.js';
 import { loadOrtWeb, type Ort } from './ort.js';
 import { readBack, storageBuffer } from './programs.js';
+import { GpuRuntime } from './runtime.js';
 
 type OrtSession = Awaited<ReturnType<Ort['InferenceSession']['create']>>;
 type OrtTensor = InstanceType<Ort['Tensor']>;
@@ -42,42 +42,145 @@ export function coverageLists(plan: OcclusionPlan): { offsets: Uint32Array; poin
 
 interface Coverage { offsets: GPUBuffer; points: GPUBuffer; count: Uint32Array }
 
+function kindOf(score: ScoreSpec): { kind: number; index: number; sign: number } {
+  const kind = score.pair ? SCORE_KIND.pair : SCORE_KIND[score.kind];
+  return { kind, index: score.index, sign: score.sign ?? 1 };
+}
+
+/** One image's occlusion on the device: buffers made by WebGpuSession.prepare, freed by release. */
+class DeviceOcclusion implements OcclusionRun<OrtTensor[]> {
+  private readonly owned: GPUBuffer[] = [];
+  private readonly bases: GPUBuffer[];
+  private readonly rects: GPUBuffer[];
+  private readonly fills: GPUBuffer[];
+  private readonly batches: GPUBuffer[][];
+  private readonly references: GPUBuffer;
+  private readonly baseline: GPUBuffer;
+  private readonly drops: GPUBuffer;
+  private readonly map: GPUBuffer;
+
+  constructor(private readonly session: WebGpuSession, private readonly req: CisRequest, private readonly coverage: Coverage) {
+    const { device } = session.runtime;
+    const { plan, score } = req;
+    const plans = req.pair ? [plan, req.pair.plan] : [plan];
+    const own = (b: GPUBuffer): GPUBuffer => { this.owned.push(b); return b; };
+    // I itself, or built on the device from the photo (only the part the crop reads is uploaded).
+    this.bases = req.source
+      ? [own(session.preprocess(req.source, own))]
+      : (req.pair ? [req.input, req.pair.input] : [req.input]).map((s, i) => own(storageBuffer(device, `input${i}`, s)));
+    this.rects = plans.map((p, i) => own(storageBuffer(device, `rects${i}`, p.inputRects)));
+    this.fills = plans.map((p, i) => own(storageBuffer(device, `fill${i}`, p.fill)));
+    const refs = score.references?.length ? Float32Array.from(score.references.flatMap((r) => Array.from(r))) : new Float32Array(4);
+    this.references = own(storageBuffer(device, 'references', refs));
+    this.baseline = own(storageBuffer(device, 'baseline', 4));
+    this.drops = own(storageBuffer(device, 'drops', Math.max(1, plan.count) * 4));
+    this.map = own(storageBuffer(device, 'map', plan.canonicalSize ** 2 * 4));
+    const rows = Math.min(session.batch, Math.max(1, plan.count));
+    this.batches = [0, 1].map((k) => plans.map((_, i) => own(storageBuffer(device, `batch${k}.${i}`, rows * session.valuesPerImage * 4))));
+  }
+
+  occlude(slot: 0 | 1, first: number, rows: number): void {
+    this.session.runtime.checkAlive();
+    const { device } = this.session.runtime;
+    const { input } = this.session.model.spec;
+    const encoder = device.createCommandEncoder({ label: 'occlude' });
+    this.bases.forEach((base, i) => this.owned.push(encodeOcclude(device, encoder, {
+      rows, first, channels: channelsOf(input), height: input.height, width: input.width, nhwc: input.layout === 'NHWC',
+      base, rects: this.rects[i]!, fill: this.fills[i]!, out: this.batches[slot]![i]!,
+    })));
+    device.queue.submit([encoder.finish()]);
+  }
+
+  infer(slot: 'input' | 0 | 1, rows: number): Promise<OrtTensor[]> {
+    const buffers = slot === 'input' ? this.bases : this.batches[slot]!;
+    return Promise.all(buffers.map((b) => this.session.run(b, rows, this.req.score.output)));
+  }
+
+  score(outs: OrtTensor[], target: 'baseline' | number, rows: number): void {
+    this.session.runtime.checkAlive();
+    const { device } = this.session.runtime;
+    const { score } = this.req;
+    const encoder = device.createCommandEncoder({ label: 'score' });
+    this.owned.push(encodeScore(device, encoder, {
+      rows, width: outs[0]!.dims[outs[0]!.dims.length - 1]!, ...kindOf(score), refs: score.references?.length ?? 0,
+      first: target === 'baseline' ? 0 : target, mode: target === 'baseline' ? 'baseline' : 'drops',
+      c: score.pair?.c ?? 1, tau: score.pair?.tau ?? 0,
+      output: outs[0]!.gpuBuffer as GPUBuffer, output2: (outs[1] ?? outs[0]!).gpuBuffer as GPUBuffer,
+      references: this.references, baseline: this.baseline, drops: this.drops,
+    }));
+    device.queue.submit([encoder.finish()]);
+    // The score pass is queued before any later inference can reuse these buffers.
+    for (const o of outs) o.dispose();
+  }
+
+  async gather(): Promise<GatheredCis> {
+    const { runtime } = this.session;
+    runtime.checkAlive();
+    const { device } = runtime;
+    const { plan } = this.req;
+    const pixels = plan.canonicalSize ** 2;
+    const encoder = device.createCommandEncoder({ label: 'gather' });
+    this.owned.push(encodeGather(device, encoder, { pixels, offsets: this.coverage.offsets, points: this.coverage.points, drops: this.drops, map: this.map }));
+    device.queue.submit([encoder.finish()]);
+    let parts: ArrayBuffer[];
+    try {
+      parts = await readBack(device, [{ buffer: this.map, bytes: pixels * 4 }, { buffer: this.drops, bytes: plan.count * 4 }, { buffer: this.baseline, bytes: 4 }]);
+    } catch (e) {
+      runtime.checkAlive();
+      throw e;
+    }
+    runtime.checkAlive();
+    const [map, drops, base] = parts as [ArrayBuffer, ArrayBuffer, ArrayBuffer];
+    return {
+      map: new Float32Array(map, 0, pixels), count: Uint32Array.from(this.coverage.count),
+      drops: new Float32Array(drops, 0, plan.count), baseline: new Float32Array(base)[0]!,
+    };
+  }
+
+  release(): void {
+    for (const b of this.owned) b.destroy();
+    this.owned.length = 0;
+  }
+}
+
 class WebGpuSession implements EngineSession {
   readonly engine: string;
-  private readonly per: number;
+  readonly valuesPerImage: number;
   private readonly dims: (rows: number) => number[];
   /** Coverage lists by canonical geometry: with csm's own alignment every image shares them. */
   private readonly coverage = new Map<string, Coverage>();
 
-  constructor(private readonly ctx: GpuContext, private readonly ort: Ort, private readonly session: OrtSession, private readonly model: ResolvedModel, readonly batch: number) {
+  constructor(private readonly source: Engine, readonly runtime: GpuRuntime, private readonly ort: Ort, private readonly session: OrtSession, readonly model: ResolvedModel, readonly batch: number) {
     const { input } = model.spec;
     const C = channelsOf(input);
-    this.per = C * input.width * input.height;
+    this.valuesPerImage = C * input.width * input.height;
     this.dims = (rows) => (input.layout === 'NCHW' ? [rows, C, input.height, input.width] : [rows, input.height, input.width, C]);
-    this.engine = `webgpu (${ctx.adapter.vendor || '?'} ${ctx.adapter.device || ctx.adapter.architecture || ''}${ctx.adapter.fallback ? ', software' : ''})`.replace(/\s+\)/, ')');
+    const a = runtime.adapter;
+    this.engine = `webgpu (${a.vendor || '?'} ${a.device || a.architecture || ''}${a.fallback ? ', software' : ''})`.replace(/\s+\)/, ')');
   }
 
-  private async run(buffer: GPUBuffer, rows: number, output: string): Promise<OrtTensor> {
-    checkAlive(this.ctx);
+  /** A forward pass on a device buffer; the output stays on the device. */
+  async run(buffer: GPUBuffer, rows: number, output: string): Promise<OrtTensor> {
+    this.runtime.checkAlive();
     const input = this.ort.Tensor.fromGpuBuffer(buffer, { dataType: 'float32', dims: this.dims(rows) });
     try {
       const result = await this.session.run({ [this.model.spec.input.name]: input }, [output]);
       return result[output] as OrtTensor;
     } catch (e) {
-      checkAlive(this.ctx);
+      this.runtime.checkAlive();
       throw new ModelError(`[webgpu] inference on "${this.model.path}" failed: ${(e as Error).message}`, { cause: e });
     }
   }
 
   async infer(inputs: Float32Array, rows: number, outputs: string[]): Promise<Record<string, Float32Array>> {
-    checkAlive(this.ctx);
-    if (inputs.length !== rows * this.per) throw new CsmError(`input holds ${inputs.length} values, ${rows} images need ${rows * this.per}`);
+    this.runtime.checkAlive();
+    if (inputs.length !== rows * this.valuesPerImage) throw new CsmError(`input holds ${inputs.length} values, ${rows} images need ${rows * this.valuesPerImage}`);
     const tensor = new this.ort.Tensor('float32', inputs, this.dims(rows));
     let result;
     try {
       result = await this.session.run({ [this.model.spec.input.name]: tensor }, outputs);
     } catch (e) {
-      checkAlive(this.ctx);
+      this.runtime.checkAlive();
       throw new ModelError(`[webgpu] inference on "${this.model.path}" failed: ${(e as Error).message}`, { cause: e });
     }
     const out: Record<string, Float32Array> = {};
@@ -90,10 +193,10 @@ class WebGpuSession implements EngineSession {
   }
 
   async timeInference(image: Float32Array, batches: number[], output: string): Promise<number> {
-    const { device } = this.ctx;
+    const { device } = this.runtime;
     const max = Math.max(...batches);
-    const input = new Float32Array(max * this.per);
-    for (let b = 0; b < max; b++) input.set(image, b * this.per);
+    const input = new Float32Array(max * this.valuesPerImage);
+    for (let b = 0; b < max; b++) input.set(image, b * this.valuesPerImage);
     const buffer = storageBuffer(device, 'bench.input', input);
     await device.queue.onSubmittedWorkDone();
     const t0 = performance.now();
@@ -105,8 +208,8 @@ class WebGpuSession implements EngineSession {
   }
 
   /** The model input built by the preprocess kernel from the photo region that the crop covers. */
-  private preprocess(source: ImageSource, own: (b: GPUBuffer) => GPUBuffer): GPUBuffer {
-    const { device } = this.ctx;
+  preprocess(source: ImageSource, own: (b: GPUBuffer) => GPUBuffer): GPUBuffer {
+    const { device } = this.runtime;
     const { input } = this.model.spec;
     const { photo, toSource } = source;
     const corners = [[0, 0], [input.width, 0], [0, input.height], [input.width, input.height]].map(([x, y]) => applyAffine(toSource, x!, y!));
@@ -124,13 +227,12 @@ class WebGpuSession implements EngineSession {
       const from = c * plane + (y0 + y) * photo.width + x0;
       pixels.set(photo.data.subarray(from, from + w), (c * h + y) * w);
     }
-    const C = channelsOf(input);
-    const tensor = storageBuffer(device, 'input', this.per * 4);
+    const tensor = storageBuffer(device, 'input', this.valuesPerImage * 4);
     const { scale, offset } = normalisation(input);
     const encoder = device.createCommandEncoder({ label: 'preprocess' });
     own(encodePreprocess(device, encoder, {
       toSource, photoWidth: photo.width, photoHeight: photo.height, sub: { x: x0, y: y0, width: w, height: h },
-      outWidth: input.width, outHeight: input.height, channels: C, nhwc: input.layout === 'NHWC', scale, offset,
+      outWidth: input.width, outHeight: input.height, channels: channelsOf(input), nhwc: input.layout === 'NHWC', scale, offset,
       photo: own(storageBuffer(device, 'photo', pixels)), tensor,
     }));
     device.queue.submit([encoder.finish()]);
@@ -144,110 +246,32 @@ class WebGpuSession implements EngineSession {
       const { offsets, points } = coverageLists(plan);
       const count = new Uint32Array(plan.canonicalSize ** 2);
       for (let p = 0; p < count.length; p++) count[p] = offsets[p + 1]! - offsets[p]!;
-      c = { offsets: storageBuffer(this.ctx.device, 'coverage.offsets', offsets), points: storageBuffer(this.ctx.device, 'coverage.points', points), count };
-      if (this.coverage.size > 16) { for (const old of this.coverage.values()) { old.offsets.destroy(); old.points.destroy(); } this.coverage.clear(); }
+      const { device } = this.runtime;
+      c = { offsets: storageBuffer(device, 'coverage.offsets', offsets), points: storageBuffer(device, 'coverage.points', points), count };
+      if (this.coverage.size > 16) this.dropCoverage();
       this.coverage.set(key, c);
     }
     return c;
   }
 
-  async computeCis(req: CisRequest): Promise<CisMap> {
-    checkAlive(this.ctx);
-    const { device } = this.ctx;
-    const { plan, score } = req;
-    if (req.input.length !== this.per) throw new CsmError(`input tensor has ${req.input.length} values; the model takes ${this.per}`);
-    if (req.pair && req.pair.plan.count !== plan.count) throw new CsmError('the two images of a pair need plans over the same canonical points');
-    const { input } = this.model.spec;
-    const C = channelsOf(input);
-    const sources = req.pair ? [req.input, req.pair.input] : [req.input];
-    const plans = req.pair ? [plan, req.pair.plan] : [plan];
-    const owned: GPUBuffer[] = [];
-    const own = (b: GPUBuffer): GPUBuffer => { owned.push(b); return b; };
-    try {
-      // I itself, or built on the device from the photo (only the part the crop reads is uploaded).
-      const bases = req.source && !req.pair
-        ? [own(this.preprocess(req.source, own))]
-        : sources.map((s, i) => own(storageBuffer(device, `input${i}`, s)));
-      const rects = plans.map((p, i) => own(storageBuffer(device, `rects${i}`, p.inputRects)));
-      const fills = plans.map((p, i) => own(storageBuffer(device, `fill${i}`, p.fill)));
-      const refs = score.references?.length ? Float32Array.from(score.references.flatMap((r) => Array.from(r))) : new Float32Array(4);
-      const references = own(storageBuffer(device, 'references', refs));
-      const baseline = own(storageBuffer(device, 'baseline', 4));
-      const drops = own(storageBuffer(device, 'drops', Math.max(1, plan.count) * 4));
-      const map = own(storageBuffer(device, 'map', plan.canonicalSize ** 2 * 4));
-      const batches = [0, 1].map((k) => sources.map((_, i) => own(storageBuffer(device, `batch${k}.${i}`, this.batch * this.per * 4))));
-      const coverage = this.coverageFor(plan);
+  private dropCoverage(): void {
+    for (const old of this.coverage.values()) { old.offsets.destroy(); old.points.destroy(); }
+    this.coverage.clear();
+  }
 
-      const scoreArgs = (outs: OrtTensor[], rows: number, mode: 'baseline' | 'drops', first: number) => ({
-        rows, width: outs[0]!.dims[outs[0]!.dims.length - 1]!, ...kindOf(score), refs: score.references?.length ?? 0, first, mode,
-        c: score.pair?.c ?? 1, tau: score.pair?.tau ?? 0,
-        output: outs[0]!.gpuBuffer as GPUBuffer, output2: (outs[1] ?? outs[0]!).gpuBuffer as GPUBuffer, references, baseline, drops,
-      });
-      const submitScore = (outs: OrtTensor[], rows: number, mode: 'baseline' | 'drops', first: number): void => {
-        const encoder = device.createCommandEncoder({ label: 'score' });
-        own(encodeScore(device, encoder, scoreArgs(outs, rows, mode, first)));
-        device.queue.submit([encoder.finish()]);
-        // The score pass is queued before any later inference can reuse these buffers.
-        for (const o of outs) o.dispose();
-      };
+  openModel(model: ResolvedModel, options: EngineOptions = {}): Promise<EngineSession> {
+    return this.source.open(model, options);
+  }
 
-      // φ(I) of the unoccluded image(s).
-      submitScore(await Promise.all(bases.map((b) => this.run(b, 1, score.output))), 1, 'baseline', 0);
-
-      const occlude = (k: number, first: number, rows: number): void => {
-        const encoder = device.createCommandEncoder({ label: 'occlude' });
-        sources.forEach((_, i) => own(encodeOcclude(device, encoder, {
-          rows, first, channels: C, height: input.height, width: input.width, nhwc: input.layout === 'NHWC',
-          base: bases[i]!, rects: rects[i]!, fill: fills[i]!, out: batches[k % 2]![i]!,
-        })));
-        device.queue.submit([encoder.finish()]);
-      };
-      const start = (k: number, first: number): { first: number; rows: number; outs: Promise<OrtTensor[]> } => {
-        const rows = Math.min(this.batch, plan.count - first);
-        return { first, rows, outs: Promise.all(batches[k % 2]!.map((b) => this.run(b, rows, score.output))) };
-      };
-      if (plan.count > 0) {
-        occlude(0, 0, Math.min(this.batch, plan.count));
-        let pending: ReturnType<typeof start> | undefined = start(0, 0);
-        for (let k = 0; pending; k++) {
-          const nextFirst: number = pending.first + pending.rows;
-          if (nextFirst < plan.count) occlude(k + 1, nextFirst, Math.min(this.batch, plan.count - nextFirst));
-          submitScore(await pending.outs, pending.rows, 'drops', pending.first);
-          pending = nextFirst < plan.count ? start(k + 1, nextFirst) : undefined;
-        }
-      }
-
-      const encoder = device.createCommandEncoder({ label: 'gather' });
-      own(encodeGather(device, encoder, { pixels: plan.canonicalSize ** 2, offsets: coverage.offsets, points: coverage.points, drops, map }));
-      device.queue.submit([encoder.finish()]);
-      const [mapBytes, dropBytes, baseBytes] = await readBack(device, [
-        { buffer: map, bytes: plan.canonicalSize ** 2 * 4 }, { buffer: drops, bytes: plan.count * 4 }, { buffer: baseline, bytes: 4 },
-      ]);
-      checkAlive(this.ctx);
-      const mapValues = new Float32Array(mapBytes!, 0, plan.canonicalSize ** 2);
-      const dropValues = new Float32Array(dropBytes!, 0, plan.count);
-      const base = new Float32Array(baseBytes!)[0]!;
-      if (!Number.isFinite(base) || !dropValues.every(Number.isFinite)) throw new ModelError(`[webgpu] the model gave a non-finite score on output "${score.output}"`);
-      const sum = Float64Array.from(mapValues, (v, p) => v * coverage.count[p]!);
-      return { size: plan.canonicalSize, map: Float32Array.from(mapValues), sum, count: Uint32Array.from(coverage.count), baseline: base, drops: Float32Array.from(dropValues) };
-    } catch (e) {
-      if (this.ctx.lost && !(e instanceof GpuLostError)) checkAlive(this.ctx);
-      throw e;
-    } finally {
-      for (const b of owned) b.destroy();
-    }
+  async prepare(request: CisRequest): Promise<OcclusionRun> {
+    this.runtime.checkAlive();
+    return new DeviceOcclusion(this, request, this.coverageFor(request.plan)) as OcclusionRun;
   }
 
   async dispose(): Promise<void> {
-    for (const c of this.coverage.values()) { c.offsets.destroy(); c.points.destroy(); }
-    this.coverage.clear();
+    this.dropCoverage();
     await this.session.release();
   }
-}
-
-function kindOf(score: ScoreSpec): { kind: number; index: number; sign: number } {
-  const kind = score.pair ? SCORE_KIND.pair : SCORE_KIND[score.kind];
-  return { kind, index: score.index, sign: score.sign ?? 1 };
 }
 
 /** Default batch: up to 16 M input values (64 MiB) per batch and the device's binding limit, at most 256 copies. */
@@ -256,25 +280,26 @@ export function defaultGpuBatch(device: GPUDevice, valuesPerImage: number): numb
 }
 
 export function webgpuEngine(allowFallback: boolean): Engine {
-  return {
+  const engine: Engine = {
     name: 'webgpu',
     async open(model: ResolvedModel, options: EngineOptions = {}): Promise<EngineSession> {
-      const ctx = await acquireGpu(allowFallback);
+      const runtime = await GpuRuntime.acquire(allowFallback);
       const ort = await loadOrtWeb();
       let session: OrtSession;
       try {
         session = await ort.InferenceSession.create(await readFile(model.path), {
-          executionProviders: [{ name: 'webgpu', device: ctx.device } as never],
+          executionProviders: [{ name: 'webgpu', device: runtime.device } as never],
           preferredOutputLocation: 'gpu-buffer',
         });
       } catch (e) {
         throw new ModelError(`[webgpu] onnxruntime-web cannot load "${model.path}": ${(e as Error).message}`, { cause: e });
       }
       const { input } = model.spec;
-      const per = channelsOf(input) * input.width * input.height;
-      const batch = options.batch ?? defaultGpuBatch(ctx.device, per);
+      const batch = options.batch ?? defaultGpuBatch(runtime.device, channelsOf(input) * input.width * input.height);
       if (!Number.isInteger(batch) || batch < 1) throw new CsmError(`batch must be a positive whole number, got ${batch}`);
-      return new WebGpuSession(ctx, ort, session, model, batch);
+      return new WebGpuSession(engine, runtime, ort, session, model, batch);
     },
   };
+  return engine;
 }
+

@@ -6,6 +6,7 @@
 import { CsmError } from '../../errors.js';
 import type { EngineSession } from '../../engine/types.js';
 import type { InputSpec } from '../../models/spec.js';
+import { computeCis } from '../../saliency/loop.js';
 import { buildPlan } from '../../saliency/plan.js';
 import type { MethodInput, SaliencyMethod } from './base.js';
 
@@ -23,6 +24,6 @@ export class ImageOcclusion implements SaliencyMethod {
     for (let y = this.stride / 2; y < S; y += this.stride) for (let u = this.stride / 2; u < S; u += this.stride) points.push(u, y);
     const xy = Float32Array.from(points);
     const plan = buildPlan({ correspondence: { image: xy, canonical: xy, count: xy.length / 2, canonicalSize: S }, input: this.input, patch: x.plan.patch, fill: x.plan.fill, fillKind: x.plan.fillKind });
-    return (await this.session.computeCis({ input: x.tensor, plan, score: x.explainScore })).map;
+    return (await computeCis(this.session, { input: x.tensor, plan, score: x.explainScore })).map;
   }
 }

@@ -7,6 +7,7 @@
  */
 import type { EngineSession } from '../../engine/types.js';
 import { normalisation, type InputSpec } from '../../models/spec.js';
+import { checkFinite, runBatches } from '../../saliency/loop.js';
 import { evaluateScores } from '../../saliency/score.js';
 import { minMax } from '../metrics.js';
 import { camFromWeights, resizePlane, type MethodInput, type SaliencyMethod } from './base.js';
@@ -33,17 +34,24 @@ export class ScoreCam implements SaliencyMethod {
     const black = (await this.session.infer(masked(new Float32Array(W * H)), 1, [x.score.output]))[x.score.output]!;
     const base = evaluateScores(x.score, black, 1)[0]!;
     const scores = new Float64Array(K);
-    const B = this.session.batch;
-    for (let k0 = 0; k0 < K; k0 += B) {
-      const rows = Math.min(B, K - k0);
-      const batch = new Float32Array(rows * per);
-      for (let r = 0; r < rows; r++) {
-        const k = k0 + r;
-        batch.set(masked(minMax(resizePlane(A.subarray(k * h * w, (k + 1) * h * w), w, h, W, H))), r * per);
-      }
-      const out = (await this.session.infer(batch, rows, [x.score.output]))[x.score.output]!;
-      evaluateScores(x.score, out, rows).forEach((s, r) => { scores[k0 + r] = s - base; });
-    }
+    const B = Math.min(this.session.batch, K);
+    const slots = [new Float32Array(B * per), new Float32Array(B * per)];
+    // The same double-buffered schedule as the occlusion loop: masks for batch k + 1 are built
+    // while batch k is scored.
+    await runBatches(K, B, {
+      build: (slot, first, rows) => {
+        for (let r = 0; r < rows; r++) {
+          const k = first + r;
+          slots[slot]!.set(masked(minMax(resizePlane(A.subarray(k * h * w, (k + 1) * h * w), w, h, W, H))), r * per);
+        }
+      },
+      infer: async (slot, rows) => (await this.session.infer(slots[slot]!.subarray(0, rows * per), rows, [x.score.output]))[x.score.output]!,
+      consume: (out, first, rows) => {
+        const phi = evaluateScores(x.score, out, rows);
+        checkFinite(phi, `output "${x.score.output}" (Score-CAM)`, this.session.engine);
+        phi.forEach((s, r) => { scores[first + r] = s - base; });
+      },
+    });
     const m = Math.max(...scores);
     const e = Array.from(scores, (s) => Math.exp(s - m));
     const z = e.reduce((a, b) => a + b, 0);
