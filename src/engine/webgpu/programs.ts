@@ -40,14 +40,27 @@ export function pipeline(device: GPUDevice, name: KernelName): { pipeline: GPUCo
   return entry;
 }
 
-/** Workgroup counts for `invocations` threads, folded into 2-D past the per-dimension limit. */
-export function dispatchSize(device: GPUDevice, invocations: number, workgroup: number): { x: number; y: number; strideX: number } {
+/**
+ * Workgroup counts for `invocations` threads, folded into 2-D past the per-dimension limit, and the
+ * invocations per row of the fold (`strideX`), which the kernels need to rebuild their linear index.
+ * `maxGroupsPerDimension` lowers the device's limit (tests use it to force a fold); it never raises it.
+ */
+export function dispatchSize(device: GPUDevice, invocations: number, workgroup: number, maxGroupsPerDimension?: number): { x: number; y: number; strideX: number } {
+  const limit = device.limits.maxComputeWorkgroupsPerDimension;
+  if (maxGroupsPerDimension !== undefined && !(Number.isInteger(maxGroupsPerDimension) && maxGroupsPerDimension >= 1)) {
+    throw new CsmError(`maxGroupsPerDimension must be a positive integer, not ${maxGroupsPerDimension}`);
+  }
+  const max = Math.min(limit, maxGroupsPerDimension ?? limit);
   const groups = Math.max(1, Math.ceil(invocations / workgroup));
-  const max = device.limits.maxComputeWorkgroupsPerDimension;
-  if (groups <= max) return { x: groups, y: 1, strideX: groups * workgroup };
-  const y = Math.ceil(groups / max);
-  if (y > max) throw new CsmError(`a dispatch of ${invocations} invocations exceeds the device's limits`);
-  const x = Math.ceil(groups / y);
+  let x = groups;
+  let y = 1;
+  if (groups > max) {
+    y = Math.ceil(groups / max);
+    if (y > max) throw new CsmError(`a dispatch of ${invocations} invocations exceeds ${max} × ${max} workgroups of ${workgroup}`);
+    x = Math.ceil(groups / y);
+  }
+  // The shaders index with u32: every dispatched invocation's gid.x + gid.y · strideX must fit.
+  if (x * y * workgroup > 2 ** 32) throw new CsmError(`a dispatch of ${invocations} invocations does not fit 32-bit indices`);
   return { x, y, strideX: x * workgroup };
 }
 
