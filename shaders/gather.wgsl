@@ -2,11 +2,14 @@
 // plan points whose canonical square covers it are listed (CSR: offsets, then point indices in
 // plan order), so each invocation sums its drops in the same order as the CPU reference and the
 // result does not depend on scheduling. N is the list length; pixels no square covers are 0.
+// One invocation per canonical pixel; the dispatch may be folded into 2-D (see `p`).
 // CPU twin: accumulateCis in src/saliency/cis.ts.
 
 struct Params {
-  pixels: u32,
-  stride_x: u32,
+  pixels: u32,     // size × size
+  stride_x: u32,   // invocations per row of the folded dispatch
+  _pad0: u32,
+  _pad1: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
@@ -23,6 +26,7 @@ override WORKGROUP_SIZE: u32 = 64u;
 
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+  // Linear invocation index: the dispatch may be folded into 2-D (dispatchSize in programs.ts).
   let p = gid.x + gid.y * params.stride_x;
   if (p >= params.pixels) { return; }
   let start = offsets[p];

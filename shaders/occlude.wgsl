@@ -28,6 +28,7 @@ override WORKGROUP_SIZE: u32 = 64u;
 
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+  // Linear invocation index: the dispatch may be folded into 2-D (dispatchSize in programs.ts).
   let index = gid.x + gid.y * params.stride_x;
   if (index >= params.rows * params.per) { return; }
   let b = index / params.per;

@@ -3,7 +3,8 @@
 // converted to the model's colour (RGB, or gray = 0.2989 R + 0.587 G + 0.114 B), normalised
 // (p · scale + offset per channel) and written in NCHW or NHWC order. The photo arrives as a
 // planar float RGB sub-rectangle [x0, x0 + w) × [y0, y0 + h) of the whole photo (only the part the
-// crop reads is uploaded). CPU twin: warpAffine (src/image/affine.ts) + toModelInput.
+// crop reads is uploaded). One invocation per output pixel; the dispatch may be folded into 2-D
+// (see `p`). CPU twin: warpAffine (src/image/affine.ts) + toModelInput.
 
 struct Params {
   a: f32, b: f32, c: f32,   // source x = a·x + b·y + c
@@ -13,6 +14,10 @@ struct Params {
   out_w: u32, out_h: u32, channels: u32, nhwc: u32,
   scale: vec4<f32>,
   offset: vec4<f32>,
+  stride_x: u32,    // invocations per row of the folded dispatch
+  _pad0: u32,       // explicit padding to 112 bytes, the struct's size (a multiple of vec4's 16)
+  _pad1: u32,
+  _pad2: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
@@ -45,7 +50,8 @@ override WORKGROUP_SIZE: u32 = 64u;
 
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let p = gid.x;
+  // Linear invocation index: the dispatch may be folded into 2-D (dispatchSize in programs.ts).
+  let p = gid.x + gid.y * params.stride_x;
   if (p >= params.out_w * params.out_h) { return; }
   let x = f32(p % params.out_w) + 0.5;
   let y = f32(p / params.out_w) + 0.5;

@@ -3,6 +3,7 @@
 // values of the points whose input patch covers it (count normalisation), summed in plan order as
 // the CPU does; pixels no patch covers are 0. One invocation per input pixel, which scans the
 // plan's rectangles: O(W·H·N), fine for a per-image figure, never on the occlusion hot path.
+// The dispatch may be folded into 2-D (see `p`).
 // CPU twin: reprojectToInput in src/saliency/cis.ts.
 
 struct Params {
@@ -10,6 +11,10 @@ struct Params {
   height: u32,      // H_I
   size: u32,        // H_F
   count: u32,       // plan points
+  stride_x: u32,    // invocations per row of the folded dispatch
+  _pad0: u32,
+  _pad1: u32,
+  _pad2: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
@@ -41,7 +46,8 @@ override WORKGROUP_SIZE: u32 = 64u;
 
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let p = gid.x;
+  // Linear invocation index: the dispatch may be folded into 2-D (dispatchSize in programs.ts).
+  let p = gid.x + gid.y * params.stride_x;
   if (p >= params.width * params.height) { return; }
   let x = i32(p % params.width);
   let y = i32(p / params.width);

@@ -1,5 +1,6 @@
 // score: φ for each row of a model output, and either φ(I) (mode 0: baseline) or the signed drops
-// s_n = φ(I) − φ(I*_n) of a batch (mode 1: drops[first + row]). One invocation per row.
+// s_n = φ(I) − φ(I*_n) of a batch (mode 1: drops[first + row]). One invocation per row; the
+// dispatch may be folded into 2-D (see `row`).
 // Kinds (ScoreSpec in src/saliency/types.ts): 0 index, 1 one-minus, 2 log, 3 softmax,
 // 4 sigmoid-logit, 5 cosine-max over references, 6 pair: c·(cos(out, out2) − τ).
 // CPU twin: scoreRow / evaluatePairScores in src/saliency/score.ts.
@@ -15,8 +16,8 @@ struct Params {
   mode: u32,      // 0: write baseline, 1: write drops
   c: f32,         // pair: +1 genuine, −1 impostor
   tau: f32,       // pair: threshold
+  stride_x: u32,  // invocations per row of the folded dispatch
   _pad0: u32,
-  _pad1: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
@@ -80,7 +81,8 @@ override WORKGROUP_SIZE: u32 = 64u;
 
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let row = gid.x;
+  // Linear invocation index: the dispatch may be folded into 2-D (dispatchSize in programs.ts).
+  let row = gid.x + gid.y * params.stride_x;
   if (row >= params.rows) { return; }
   let value = phi(row);
   if (params.mode == 0u) {
