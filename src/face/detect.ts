@@ -111,6 +111,11 @@ export class FaceDetector {
     return weightedNms(cands, iouThreshold).sort((a, b) => b.box.width * b.box.height - a.box.width * a.box.height);
   }
 
+  /** The engine this network runs on. */
+  get engine(): string {
+    return this.session.engine;
+  }
+
   async dispose(): Promise<void> {
     await this.session.dispose();
   }

@@ -95,6 +95,11 @@ export class FaceMesher {
     return { points: result.points, count: MESH_POINTS, presence: result.presence, detection };
   }
 
+  /** The engine this network runs on. */
+  get engine(): string {
+    return this.session.engine;
+  }
+
   async dispose(): Promise<void> {
     await this.session.dispose();
   }

@@ -109,6 +109,11 @@ export class Explainer {
     return new Explainer(spec, session, options, await FaceAligner.create((m, o) => session.openModel(m, o)), frame, points, undefined);
   }
 
+  /** Where each network of the pipeline runs: the explained model, the detector, the mesh network. */
+  get engines(): { model: string; detector?: string; mesh?: string } {
+    return { model: this.session.engine, ...(this.aligner ? { detector: this.aligner.detector.engine, mesh: this.aligner.mesher.engine } : {}) };
+  }
+
   /** H_F of the maps this explainer makes. */
   get canonicalSize(): number {
     return this.external ? this.external.canonicalImage.height : this.options.canonicalSize;

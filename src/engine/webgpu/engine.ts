@@ -9,7 +9,7 @@
  */
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { CsmError, ModelError } from '../../errors.js';
+import { CsmError, FatalError, ModelError } from '../../errors.js';
 import type { ResolvedModel } from '../../models/load.js';
 import { channelsOf, normalisation } from '../../models/spec.js';
 import { applyAffine } from '../../image/index.js';
@@ -149,6 +149,7 @@ class WebGpuSession implements EngineSession {
   private readonly dims: (rows: number) => number[];
   /** Coverage lists by canonical geometry: with csm's own alignment every image shares them. */
   private readonly coverage = new Map<string, Coverage>();
+  private released = false;
 
   constructor(private readonly source: Engine, readonly runtime: GpuRuntime, private readonly ort: Ort, private readonly session: OrtSession, readonly model: ResolvedModel, readonly batch: number) {
     const { input } = model.spec;
@@ -159,9 +160,15 @@ class WebGpuSession implements EngineSession {
     this.engine = `webgpu (${a.vendor || '?'} ${a.device || a.architecture || ''}${a.fallback ? ', software' : ''})`.replace(/\s+\)/, ')');
   }
 
+  /** Throws a FatalError when the device is lost or this session released: no later image can run. */
+  checkUsable(): void {
+    this.runtime.checkAlive();
+    if (this.released) throw new FatalError(`[webgpu] the inference session of "${this.model.path}" was released; the run stops here`);
+  }
+
   /** A forward pass on a device buffer; the output stays on the device. */
   async run(buffer: GPUBuffer, rows: number, output: string): Promise<OrtTensor> {
-    this.runtime.checkAlive();
+    this.checkUsable();
     const input = this.ort.Tensor.fromGpuBuffer(buffer, { dataType: 'float32', dims: this.dims(rows) });
     try {
       const result = await this.session.run({ [this.model.spec.input.name]: input }, [output]);
@@ -173,7 +180,7 @@ class WebGpuSession implements EngineSession {
   }
 
   async infer(inputs: Float32Array, rows: number, outputs: string[]): Promise<Record<string, Float32Array>> {
-    this.runtime.checkAlive();
+    this.checkUsable();
     if (inputs.length !== rows * this.valuesPerImage) throw new CsmError(`input holds ${inputs.length} values, ${rows} images need ${rows * this.valuesPerImage}`);
     const tensor = new this.ort.Tensor('float32', inputs, this.dims(rows));
     let result;
@@ -264,11 +271,13 @@ class WebGpuSession implements EngineSession {
   }
 
   async prepare(request: CisRequest): Promise<OcclusionRun> {
-    this.runtime.checkAlive();
+    this.checkUsable();
     return new DeviceOcclusion(this, request, this.coverageFor(request.plan)) as OcclusionRun;
   }
 
   async dispose(): Promise<void> {
+    if (this.released) return;
+    this.released = true;
     this.dropCoverage();
     await this.session.release();
   }
