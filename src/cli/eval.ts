@@ -4,11 +4,11 @@ import { basename, extname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-node';
 import {
-  barChart, CsmError, evaluate, GradCam, evaluationMarkdown, exposeTensors, findCamLayer, ImageOcclusion, listImages, openEngine, photoOverlay,
-  readNpyFile, ReprojectedCms, rgbaPng, runCms, ScoreCam, withColorbar, writeCanonicalMap, writeHtmlIndex, METRICS, inputShape,
+  barChart, classificationJob, computeCms, CsmError, evaluate, GradCam, evaluationMarkdown, exposeTensors, findCamLayer, ImageOcclusion, listImages, openEngine, photoOverlay,
+  readNpyFile, ReprojectedCms, rgbaPng, runInfo, ScoreCam, withColorbar, writeHtmlIndex, METRICS, inputShape,
   type SaliencyMethod,
 } from '../index.js';
-import { EXPLAIN_HELP, EXPLAIN_OPTIONS, runInfo, setupExplain } from './explain-args.js';
+import { EXPLAIN_HELP, EXPLAIN_OPTIONS, setupExplain } from './explain-args.js';
 import { EXIT, UsageError, print, printJson } from './output.js';
 import { Progress } from './progress.js';
 import { ablationReport, parseStudies } from './ablate.js';
@@ -72,12 +72,9 @@ export async function evalCommand(args: string[]): Promise<number> {
       cms = Float32Array.from(npy.data as ArrayLike<number>);
     } else {
       const cmsProgress = new Progress('cms', !values.quiet);
-      const run = await runCms(files, (f) => setup.explainer.cis(f), setup.explainer.canonicalSize, {
-        checkpointDir: join(setup.out, 'checkpoint'), checkpointEvery: 25, resume: false, fingerprint: setup.params,
+      cms = (await computeCms(setup, classificationJob(setup.explainer, files, values.images), setup.out, {
         onProgress: (p) => cmsProgress.update(p.done, p.total, p.elapsed),
-      });
-      cms = run.acc.mean();
-      await writeCanonicalMap(setup.out, 'cms', cms, setup.space, { kind: 'CMS', params: setup.params, run: runInfo(setup), images: run.acc.ids, skipped: run.skipped });
+      })).map;
     }
     const { spec } = setup.model;
     let camLayer: { name: string; dims: number[] } | undefined;
@@ -128,7 +125,7 @@ export async function evalCommand(args: string[]): Promise<number> {
     await writeFile(join(setup.out, 'eval-metrics.png'), rgbaPng(barChart(groups, { max: 100 })));
     const layerNote = camLayer ? ` CAM layer: ${camLayer.name} [${camLayer.dims}].` : '';
     const extra = [
-      ...(sanitySteps ? [await sanityReport(setup, files, sanitySteps, values.backend ?? 'auto', values.quiet ?? false)] : []),
+      ...(sanitySteps ? [await sanityReport(setup, files, sanitySteps, values.quiet ?? false)] : []),
       ...(studies.length ? [await ablationReport(setup, files, studies, undefined, values.quiet ?? false)] : []),
     ];
     const markdown = [table, ...extra.map((r) => r.markdown)].join('\n\n');
