@@ -4,9 +4,9 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
   alignmentAblation, canonicalOverlay, heatmapWithColorbar, imagesAblation, lineChart, listImages, patchAblation, photoOverlay, rgbaPng,
-  withColorbar, writeHtmlIndex, type ReportSection,
+  runInfo, withColorbar, writeHtmlIndex, type ReportSection,
 } from '../index.js';
-import { EXPLAIN_HELP, EXPLAIN_OPTIONS, runInfo, setupExplain, type ExplainSetup } from './explain-args.js';
+import { EXPLAIN_HELP, EXPLAIN_OPTIONS, setupExplain, type ExplainSetup } from './explain-args.js';
 import type { StudyReport } from './sanity.js';
 import { EXIT, UsageError, print } from './output.js';
 

@@ -1,12 +1,9 @@
 /** `csm cis`: the Canonical Image Saliency of each photo given. */
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { basename, extname, join } from 'node:path';
 import { parseArgs } from 'node:util';
-import {
-  coverageMask, CsmError, encodePng, photoOverlay, reprojectToInput, rgbaPng, rgbToRgba8, warpToPhoto, withColorbar, writeCanonicalMap,
-  type CisResult,
-} from '../index.js';
-import { EXPLAIN_HELP, EXPLAIN_OPTIONS, runInfo, setupExplain, type ExplainSetup } from './explain-args.js';
+import { CsmError, writeCisOutputs } from '../index.js';
+import { EXPLAIN_HELP, EXPLAIN_OPTIONS, setupExplain } from './explain-args.js';
 import { EXIT, UsageError, print, printJson, warn } from './output.js';
 
 export const CIS_HELP = `Usage: csm cis --model MODEL --out DIR PHOTO [PHOTO…] [options]
@@ -24,28 +21,6 @@ point, scores the model's confidence drop, and paints it onto the canonical face
 
 ${EXPLAIN_HELP}`;
 
-/** Writes one CIS result's files; returns their paths. */
-export async function writeCisOutputs(setup: ExplainSetup, result: CisResult, stem: string): Promise<string[]> {
-  const { out, space } = setup;
-  const { cis, prepared, plan, prediction } = result;
-  const written = await writeCanonicalMap(out, stem, cis.map, { ...space, mask: coverageMask(cis.count) }, {
-    kind: 'CIS', file: prepared.file, prediction, baseline: cis.baseline, points: plan.count, patch: plan.patch,
-    canonicalPatch: plan.canonicalPatch, warnings: prepared.warnings, params: setup.params, run: runInfo(setup),
-  });
-  const files = [...written.files];
-  const image = prepared.image;
-  await writeFile(join(out, `${stem}-input.png`), encodePng(image.width, image.height, rgbToRgba8(image)));
-  files.push(join(out, `${stem}-input.png`));
-  // Onto the photo through the face's own mesh when csm aligned it, else onto I through the plan.
-  const onPhoto = prepared.meshXYZ && setup.explainer.frame
-    ? { base: prepared.photo, ...warpToPhoto(cis.map, setup.explainer.frame, prepared.meshXYZ, prepared.photo.width, prepared.photo.height) }
-    : (() => { const r = reprojectToInput(cis.map, plan); return { base: image, values: r.values, mask: r.count.map((c) => (c ? 1 : 0)) as unknown as Uint8Array }; })();
-  const overlay = photoOverlay(onPhoto.base, onPhoto.values, onPhoto.mask, { colormap: 'jet' });
-  await writeFile(join(out, `${stem}-photo.png`), rgbaPng(withColorbar(overlay, { colormap: 'jet', range: overlay.range })));
-  files.push(join(out, `${stem}-photo.png`));
-  return files;
-}
-
 export async function cisCommand(args: string[]): Promise<number> {
   const { values, positionals } = parseArgs({ args, allowPositionals: true, options: EXPLAIN_OPTIONS });
   if (values.help) { print(CIS_HELP); return EXIT.ok; }
@@ -59,7 +34,7 @@ export async function cisCommand(args: string[]): Promise<number> {
       try {
         const result = await setup.explainer.cis(file);
         for (const w of result.prepared.warnings) warn(`warning: ${w}`);
-        const outputs = await writeCisOutputs(setup, result, `cis-${basename(file, extname(file))}`);
+        const outputs = await writeCisOutputs(setup, setup.out, result, `cis-${basename(file, extname(file))}`);
         const seconds = (performance.now() - t0) / 1000;
         summary.push({ file, prediction: result.prediction, outputs, seconds });
         if (!values.json) print(`${file}: ${result.prediction.label ?? result.prediction.value} (${result.plan.count} occlusions, ${seconds.toFixed(1)} s) → ${join(setup.out, `cis-${basename(file, extname(file))}-overlay.png`)}`);

@@ -7,12 +7,9 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { basename, extname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
-  coverageMask, FaceAligner, MIN_PRESENCE, SMALL_FACE_PX, lineChart, topRegionsText, readImage, regionTableMarkdown, rgbaPng, runCms, samplePhotos, writeCanonicalMap,
-  writeHtmlIndex, type CisResult, type ReportSection, type RegionRow,
+  classificationJob, computeCms, createExplainSetup, pairsJob, regionTableMarkdown, sampleFaces, samplePairs, topRegionsText, writeHtmlIndex,
+  type ExplainSetupOptions, type ReportSection, type RegionRow,
 } from '../index.js';
-import { writeCisOutputs } from './cis.js';
-import { pairsJob } from './cms.js';
-import { runInfo, setupExplain } from './explain-args.js';
 import { EXIT, UsageError, print } from './output.js';
 import { Progress } from './progress.js';
 
@@ -48,6 +45,12 @@ function regionsText(rows: RegionRow[] | undefined): string {
   return `${text[0]!.toUpperCase()}${text.slice(1)}.`;
 }
 
+/** The demo's CIS examples: `cis-1-NAME`, NAME the photo's file name (a face number dropped). */
+const exampleStem = (item: string, index: number): string => {
+  const photo = item.replace(/#\d+$/, '');
+  return `cis-${index + 1}-${basename(photo, extname(photo))}`;
+};
+
 export async function demoCommand(args: string[]): Promise<number> {
   const { values } = parseArgs({ args, options: { out: { type: 'string' }, stride: { type: 'string' }, backend: { type: 'string' }, help: { type: 'boolean', short: 'h' } } });
   if (values.help) { print(DEMO_HELP); return EXIT.ok; }
@@ -57,47 +60,22 @@ export async function demoCommand(args: string[]): Promise<number> {
   await mkdir(out, { recursive: true });
   const t0 = performance.now();
 
-  // Every usable face of the sample photos becomes one item ("PHOTO#N" for the N-th largest face).
   print('finding faces in the sample photos…');
-  const aligner = await FaceAligner.create();
-  const items: string[] = [];
-  for (const { path } of samplePhotos()) {
-    for (const f of await aligner.align(await readImage(path), basename(path), { face: 'all' })) {
-      const box = f.mesh.detection.box;
-      if (f.mesh.presence >= MIN_PRESENCE && Math.min(box.width, box.height) >= 2 * SMALL_FACE_PX) items.push(`${path}#${f.rank}`);
-    }
-  }
-  await aligner.dispose();
+  const items = await sampleFaces();
   print(`${items.length} faces`);
 
   const results: TaskResult[] = [];
-  const common = { stride, 'canonical-size': '256', quiet: true, ...(values.backend ? { backend: values.backend } : {}) };
+  const common = { explain: { stride: Number(stride), canonicalSize: 256 }, ...(values.backend ? { backend: values.backend } : {}) } satisfies Partial<ExplainSetupOptions>;
   for (const task of TASKS) {
     const dir = join(out, task.dir);
-    const setup = await setupExplain({ ...common, model: task.model, out: dir });
+    const setup = await createExplainSetup({ ...common, model: task.model });
     const progress = new Progress(task.dir);
-    const examples: string[] = [];
-    const labels: Record<string, number> = {};
     try {
-      const run = await runCms(items, (item) => setup.explainer.cis(item), setup.explainer.canonicalSize, {
-        checkpointDir: join(dir, 'checkpoint'), checkpointEvery: 0, resume: false, fingerprint: setup.params,
+      const { run, predictions, written, cisStems } = await computeCms(setup, classificationJob(setup.explainer, items, 'npm sample photos'), dir, {
+        checkpointEvery: 0, saveCis: 2, cisStem: exampleStem, task: task.title,
         onProgress: (p) => progress.update(p.done, p.total, p.elapsed),
-        onImage: async (r: CisResult, index: number) => {
-          const label = r.prediction.label ?? 'value';
-          labels[label] = (labels[label] ?? 0) + 1;
-          if (index < 2) {
-            const stem = `cis-${index + 1}-${basename(r.prepared.file.replace(/#\d+$/, ''), extname(r.prepared.file.replace(/#\d+$/, '')))}`;
-            await writeCisOutputs(setup, r, stem);
-            examples.push(stem);
-          }
-        },
       });
-      await writeFile(join(dir, 'cms-convergence.png'), rgbaPng(lineChart(run.acc.convergence.map((c) => [c.images, c.change]), { logY: true })));
-      const written = await writeCanonicalMap(dir, 'cms', run.acc.mean(), { ...setup.space, mask: coverageMask(run.acc.coverage) }, {
-        kind: 'CMS', task: task.title, params: setup.params, run: { ...runInfo(setup), seconds: run.seconds },
-        counts: { explained: run.acc.images, skipped: run.skipped.length }, predictions: labels, skipped: run.skipped, images: run.acc.ids, convergence: run.acc.convergence,
-      });
-      const predicted = Object.entries(labels).map(([k, v]) => `${k} ${v}`).join(', ');
+      const predicted = Object.entries(predictions).map(([k, v]) => `${k} ${v}`).join(', ');
       results.push({
         summary: `${task.dir}: ${run.acc.images} faces in ${run.seconds.toFixed(0)} s`,
         section: {
@@ -107,7 +85,7 @@ export async function demoCommand(args: string[]): Promise<number> {
             { file: `${task.dir}/cms-overlay.png`, caption: 'CMS over the canonical face' },
             { file: `${task.dir}/cms-turbo.png`, caption: 'CMS (turbo)' },
             { file: `${task.dir}/cms-convergence.png`, caption: 'convergence: change of the CMS vs faces added' },
-            ...examples.flatMap((e) => [
+            ...cisStems.flatMap((e) => [
               { file: `${task.dir}/${e}-input.png`, caption: `${e}: model input` },
               { file: `${task.dir}/${e}-photo.png`, caption: `${e}: CIS on the photo` },
               { file: `${task.dir}/${e}-overlay.png`, caption: `${e}: CIS on the canonical face` },
@@ -123,27 +101,19 @@ export async function demoCommand(args: string[]): Promise<number> {
   }
 
   // Identity by verification: FGNet frames of one person are genuine pairs, other portraits impostors.
-  const franck = items.filter((i) => basename(i).startsWith('franck_'));
-  const others = items.filter((i) => !basename(i).startsWith('franck_') && !basename(i).startsWith('sample'));
-  const pairs = [
-    ...franck.slice(0, 6).map((a, k) => `${a},${franck[(k + 3) % franck.length]},1`),
-    ...franck.slice(0, 6).map((a, k) => `${a},${others[(k * 3) % others.length]},0`),
-  ];
+  const pairs = samplePairs(items);
   const idDir = join(out, 'identity');
   await mkdir(idDir, { recursive: true });
-  await writeFile(join(idDir, 'pairs.csv'), `image1,image2,same\n${pairs.join('\n')}\n`);
+  const pairsFile = join(idDir, 'pairs.csv');
+  await writeFile(pairsFile, `image1,image2,same\n${pairs.map((p) => `${p.a},${p.b},${p.same ? 1 : 0}`).join('\n')}\n`);
   {
-    const setup = await setupExplain({ ...common, model: 'mobileface', out: idDir });
+    const setup = await createExplainSetup({ ...common, model: 'mobileface' });
     const progress = new Progress('identity');
     try {
-      const job = await pairsJob(setup, join(idDir, 'pairs.csv'), undefined);
-      const run = await runCms(job.items, job.explain, setup.explainer.canonicalSize, {
-        checkpointDir: join(idDir, 'checkpoint'), checkpointEvery: 0, resume: false, fingerprint: { ...setup.params, mode: job.mode },
+      const job = await pairsJob(setup.explainer, pairs, { source: pairsFile });
+      const { run, written } = await computeCms(setup, job, idDir, {
+        checkpointEvery: 0, task: 'identity verification (Eq. 8)',
         onProgress: (p) => progress.update(p.done, p.total, p.elapsed),
-      });
-      const written = await writeCanonicalMap(idDir, 'cms', run.acc.mean(), { ...setup.space, mask: coverageMask(run.acc.coverage) }, {
-        kind: 'CMS', task: 'identity verification (Eq. 8)', mode: job.mode, params: setup.params, run: { ...runInfo(setup), seconds: run.seconds },
-        counts: { explained: run.acc.images, skipped: run.skipped.length + job.skippedBefore.length }, skipped: [...job.skippedBefore, ...run.skipped], images: run.acc.ids,
       });
       const mode = job.mode as { tau: number; fitted: { accuracy: number } | null };
       results.push({

@@ -2,19 +2,22 @@
 import { writeFile } from 'node:fs/promises';
 import { basename, extname, join } from 'node:path';
 import { parseArgs } from 'node:util';
-import * as ort from 'onnxruntime-node';
 import {
-  barChart, CsmError, evaluate, GradCam, evaluationMarkdown, exposeTensors, findCamLayer, ImageOcclusion, listImages, openEngine, photoOverlay,
-  readNpyFile, ReprojectedCms, rgbaPng, runCms, ScoreCam, withColorbar, writeCanonicalMap, writeHtmlIndex, METRICS, inputShape,
-  type SaliencyMethod,
+  barChart, camLayerResolver, classificationJob, computeCms, createMethods, CsmError, DEFAULT_METHODS, evaluate, evaluationMarkdown, listImages, methodEntry,
+  METHODS, methodsHelp, METRICS, photoOverlay, readNpyFile, rgbaPng, runInfo, withColorbar, writeHtmlIndex, type SaliencyMethod,
 } from '../index.js';
-import { EXPLAIN_HELP, EXPLAIN_OPTIONS, runInfo, setupExplain } from './explain-args.js';
+import { EXPLAIN_HELP, EXPLAIN_OPTIONS, setupExplain } from './explain-args.js';
 import { EXIT, UsageError, print, printJson } from './output.js';
 import { Progress } from './progress.js';
 import { ablationReport, parseStudies } from './ablate.js';
 import { sanityReport } from './sanity.js';
 
-const METHOD_NAMES = ['cms', 'grad-cam', 'grad-cam++', 'score-cam', 'occlusion'] as const;
+/** The --methods line, its default right-aligned with the other options'. */
+const METHODS_OPTION = ((): string => {
+  const left = `  --methods a,b,c         among ${METHODS.map((m) => m.name).join(', ')}`;
+  const right = `[default: ${DEFAULT_METHODS.length === METHODS.length ? 'all' : DEFAULT_METHODS.join(',')}]`;
+  return `${left}${' '.repeat(Math.max(2, 95 - left.length - right.length))}${right}`;
+})();
 
 export const EVAL_HELP = `Usage: csm eval --model MODEL --images DIR|LIST --out DIR [options]
 
@@ -25,19 +28,19 @@ sum as the others (Eq. 10), the negative explanation image E = (1 − H) ⊙ I d
   Average Drop %   mean of max(0, (φ(I) − φ(E)) / φ(I)) × 100          (higher is better)
   % Increase       share of images where φ(E) > φ(I)                    (lower is better)
   Win %            share of images where the method's E is least confident (higher is better)
-Methods: cms (the data set's CMS reprojected onto each image); grad-cam and grad-cam++ (exact
-gradients of φ with respect to the CAM layer); score-cam (forward passes only); occlusion (the same
-patches slid over I, without alignment). The CAM layer defaults to the last feature map with at
-least 2×2 positions (--cam-layer to choose another).
+Methods (--methods; every model they run goes through the chosen --backend):
+${methodsHelp()}
+The CAM layer defaults to the last feature map with at least 2×2 positions (--cam-layer to choose
+another).
 
 Writes eval.md and eval.json (the table and every image's confidences), eval-metrics.png (bars:
-Average Drop, % Increase, Win %; one colour per method in the order above), heatmap figures of
+Average Drop, % Increase, Win %; one colour per method in the order given), heatmap figures of
 the first images, the CMS files, and index.html.
 
 Options:
   --images DIR|LIST       the images (the CMS is computed over them unless --cms is given)
   --cms FILE.npy          use this CMS (made with the same model, size and alignment)
-  --methods a,b,c         among ${METHOD_NAMES.join(', ')}                      [default: all]
+${METHODS_OPTION}
   --sum-fraction F        Eq. 10's s as a fraction of the pixels (maps clamped to [0, 1]);
                           default: the smallest normalised sum of the methods, so none is clamped
   --figures N             heatmap figures for the first N images                   [default: 4]
@@ -52,8 +55,8 @@ export async function evalCommand(args: string[]): Promise<number> {
   const { values } = parseArgs({ args, options: { ...EXPLAIN_OPTIONS, images: { type: 'string' }, cms: { type: 'string' }, methods: { type: 'string' }, 'sum-fraction': { type: 'string' }, figures: { type: 'string' }, 'cam-layer': { type: 'string' }, sanity: { type: 'string' }, ablate: { type: 'string' } } });
   if (values.help) { print(EVAL_HELP); return EXIT.ok; }
   if (!values.images) throw new UsageError('eval needs --images DIR|LIST');
-  const methodNames = (values.methods ?? METHOD_NAMES.join(',')).split(',').map((m) => m.trim());
-  for (const m of methodNames) if (!(METHOD_NAMES as readonly string[]).includes(m)) throw new UsageError(`unknown method "${m}" (methods: ${METHOD_NAMES.join(', ')})`);
+  const methodNames = (values.methods?.split(',') ?? DEFAULT_METHODS).map((m) => m.trim());
+  for (const m of methodNames) if (!methodEntry(m)) throw new UsageError(`unknown method "${m}" (methods: ${METHODS.map((e) => e.name).join(', ')})`);
   const fraction = values['sum-fraction'] === undefined ? undefined : Number(values['sum-fraction']);
   if (fraction !== undefined && !(fraction > 0 && fraction <= 1)) throw new UsageError(`--sum-fraction takes a number in (0, 1], got "${values['sum-fraction']}"`);
   const figures = Number(values.figures ?? 4);
@@ -62,7 +65,7 @@ export async function evalCommand(args: string[]): Promise<number> {
   const studies = values.ablate === undefined ? [] : parseStudies(values.ablate === 'all' ? undefined : values.ablate);
   const setup = await setupExplain(values);
   const progress = new Progress('eval', !values.quiet);
-  const methods: SaliencyMethod[] = [];
+  let methods: SaliencyMethod[] = [];
   try {
     const files = await listImages(values.images);
     let cms: Float32Array;
@@ -72,39 +75,13 @@ export async function evalCommand(args: string[]): Promise<number> {
       cms = Float32Array.from(npy.data as ArrayLike<number>);
     } else {
       const cmsProgress = new Progress('cms', !values.quiet);
-      const run = await runCms(files, (f) => setup.explainer.cis(f), setup.explainer.canonicalSize, {
-        checkpointDir: join(setup.out, 'checkpoint'), checkpointEvery: 25, resume: false, fingerprint: setup.params,
+      cms = (await computeCms(setup, classificationJob(setup.explainer, files, values.images), setup.out, {
         onProgress: (p) => cmsProgress.update(p.done, p.total, p.elapsed),
-      });
-      cms = run.acc.mean();
-      await writeCanonicalMap(setup.out, 'cms', cms, setup.space, { kind: 'CMS', params: setup.params, run: runInfo(setup), images: run.acc.ids, skipped: run.skipped });
+      })).map;
     }
     const { spec } = setup.model;
-    let camLayer: { name: string; dims: number[] } | undefined;
-    const layerFor = async (): Promise<{ name: string; dims: number[] }> => {
-      if (!camLayer) {
-        const sample = await setup.explainer.prepare(files.find(() => true)!);
-        const probe = new ort.Tensor('float32', sample.tensor, inputShape(spec.input, 1));
-        if (values['cam-layer']) {
-          const session = await ort.InferenceSession.create(await exposeTensors(setup.model.path, [values['cam-layer']]));
-          const t = (await session.run({ [spec.input.name]: probe }))[values['cam-layer']]!;
-          await session.release();
-          if (t.dims.length !== 4) throw new CsmError(`--cam-layer "${values['cam-layer']}" has shape [${t.dims}]; a CAM needs a 4-D feature map`);
-          camLayer = { name: values['cam-layer'], dims: [...t.dims] };
-        } else camLayer = await findCamLayer(setup.model.path, spec.input.name, probe);
-      }
-      return camLayer;
-    };
-    for (const name of methodNames) {
-      if (name === 'cms') methods.push(new ReprojectedCms(cms));
-      if (name === 'grad-cam' || name === 'grad-cam++') methods.push(await GradCam.create(setup.model, (await layerFor()).name, name === 'grad-cam++'));
-      if (name === 'score-cam') {
-        const layer = await layerFor();
-        const session = await openEngine('cpu', { ...setup.model, path: await exposeTensors(setup.model.path, [layer.name]) }, { batch: 64 });
-        methods.push(new ScoreCam(session, spec.input, layer.name, layer.dims));
-      }
-      if (name === 'occlusion') methods.push(new ImageOcclusion(setup.session, spec.input, Math.max(1, Math.round((setup.options.patch ?? Math.max(1, Math.round((15 * spec.input.height) / 224))) / 2))));
-    }
+    const cam = camLayerResolver(setup.model, setup.open, async () => (await setup.explainer.prepare(files[0]!)).tensor, values['cam-layer']);
+    methods = await createMethods(methodNames, { model: setup.model, explainer: setup.explainer, open: setup.open, cms, camLayer: cam.get });
     const evalStart = performance.now();
     let figuresDone = 0;
     const figureFiles: { file: string; caption: string }[] = [];
@@ -126,9 +103,10 @@ export async function evalCommand(args: string[]): Promise<number> {
     const table = evaluationMarkdown(result);
     const groups = [result.scores.map((s) => s.averageDrop), result.scores.map((s) => s.increase), result.scores.map((s) => s.win)];
     await writeFile(join(setup.out, 'eval-metrics.png'), rgbaPng(barChart(groups, { max: 100 })));
+    const camLayer = cam.current();
     const layerNote = camLayer ? ` CAM layer: ${camLayer.name} [${camLayer.dims}].` : '';
     const extra = [
-      ...(sanitySteps ? [await sanityReport(setup, files, sanitySteps, values.backend ?? 'auto', values.quiet ?? false)] : []),
+      ...(sanitySteps ? [await sanityReport(setup, files, sanitySteps, values.quiet ?? false)] : []),
       ...(studies.length ? [await ablationReport(setup, files, studies, undefined, values.quiet ?? false)] : []),
     ];
     const markdown = [table, ...extra.map((r) => r.markdown)].join('\n\n');

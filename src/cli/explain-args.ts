@@ -7,8 +7,7 @@ import { mkdir } from 'node:fs/promises';
 import { basename } from 'node:path';
 import type { ParseArgsConfig } from 'node:util';
 import {
-  canonicalFaceImage, DEFAULT_EXPLAIN, engineNames, Explainer, fileSha256, loadExternalAlignment, openEngine, parseFaceChoice,
-  readSignature, resolveModel, versions, type CanonicalMapSpace, type EngineSession, type ExplainOptions, type ResolvedModel,
+  createExplainSetup, DEFAULT_EXPLAIN, engineNames, parseFaceChoice, readSignature, type ExplainOptions, type ExplainSetup as LibraryExplainSetup,
 } from '../index.js';
 import { UsageError } from './output.js';
 import { SPEC_HELP, SPEC_OPTIONS, specFromFlags } from './spec-flags.js';
@@ -80,18 +79,12 @@ function oneOf<T extends string>(v: string | undefined, flag: string, allowed: r
   return v as T;
 }
 
-export interface ExplainSetup {
-  model: ResolvedModel;
-  session: EngineSession;
-  explainer: Explainer;
-  options: ExplainOptions;
-  space: CanonicalMapSpace;
-  /** Everything that determines the maps: recorded in sidecars, compared on --resume and merge. */
-  params: Record<string, unknown>;
+/** The library's setup plus the output folder the command writes into. */
+export interface ExplainSetup extends LibraryExplainSetup {
   out: string;
-  dispose(): Promise<void>;
 }
 
+/** Parses the shared options and opens the run (createExplainSetup); usage errors name the flag. */
 export async function setupExplain(values: Values): Promise<ExplainSetup> {
   if (!values.model) throw new UsageError('--model is required (a zoo name such as emotion, or FILE.onnx)');
   if (!values.out) throw new UsageError('--out DIR is required');
@@ -100,53 +93,26 @@ export async function setupExplain(values: Values): Promise<ExplainSetup> {
   if (face === 'all') throw new UsageError('--face all is for csm align; saliency uses one face per photo (largest or N)');
   const cropScale = Number(values['crop-scale'] ?? DEFAULT_EXPLAIN.cropScale);
   if (!(cropScale >= 0.5 && cropScale <= 4)) throw new UsageError(`--crop-scale takes a number from 0.5 to 4, got "${values['crop-scale']}"`);
-  const options: ExplainOptions = {
+  const explain: Partial<ExplainOptions> = {
     ...(values.head ? { head: values.head } : {}),
     ...(values.class ? { className: values.class } : {}),
     score: oneOf(values.score, '--score', ['logit', 'prob'] as const, DEFAULT_EXPLAIN.score),
     fill: oneOf(values.fill, '--fill', ['black', 'gray', 'mean'] as const, DEFAULT_EXPLAIN.fill),
     ...(values.patch ? { patch: int(values.patch, '--patch', undefined, 1, 4096)! } : {}),
-    stride: int(values.stride, '--stride', DEFAULT_EXPLAIN.stride, 1, 1000)!,
+    ...(values.stride ? { stride: int(values.stride, '--stride', undefined, 1, 1000)! } : {}),
     canonicalSize: int(values['canonical-size'], '--canonical-size', DEFAULT_EXPLAIN.canonicalSize, 32, 2048)!,
     crop: oneOf(values.crop, '--crop', ['face', 'full'] as const, DEFAULT_EXPLAIN.crop),
     cropScale,
     face,
   };
+  const batch = int(values.batch, '--batch', undefined, 1, 4096);
+  const threads = int(values.threads, '--threads', undefined, 1, 256);
   await mkdir(values.out, { recursive: true });
   const signature = existsSync(values.model) ? await readSignature(values.model) : undefined;
   const spec = await specFromFlags(values, signature, basename(values.model, '.onnx'));
-  const model = await resolveModel(values.model, spec);
-  const external = values.alignment ? await loadExternalAlignment(values.alignment, { stride: values.stride ? options.stride : 20 }) : undefined;
-  if (external && !values.stride) options.stride = 20;
-  const batch = int(values.batch, '--batch', undefined, 1, 4096);
-  const threads = int(values.threads, '--threads', undefined, 1, 256);
-  const session = await openEngine(values.backend ?? 'auto', model, { ...(batch ? { batch } : {}), ...(threads ? { threads } : {}) });
-  const explainer = await Explainer.create(model.spec, session, options, external);
-  const size = explainer.canonicalSize;
-  const space: CanonicalMapSpace = external
-    ? { size, face: external.canonicalImage }
-    : { size, face: await canonicalFaceImage(size), frame: explainer.frame! };
-  const params = {
-    model: { name: model.spec.name, file: model.path, sha256: await fileSha256(model.path), spec: model.spec },
-    head: explainer.head.name,
-    class: options.className ?? 'predicted',
-    score: explainer.head.confidence === 'value' ? 'value' : explainer.head.confidence === 'embedding' ? 'cosine' : options.score,
-    fill: options.fill,
-    patch: options.patch ?? 'default (15 px at 224, scaled)',
-    stride: options.stride,
-    canonicalSize: size,
-    crop: options.crop,
-    cropScale: options.crop === 'face' ? options.cropScale : undefined,
-    alignment: external ? { kind: 'external', dir: values.alignment, stride: options.stride } : { kind: 'csm', detector: 'blazeface', mesh: 'facemesh 468', canonical: 'MediaPipe canonical face model' },
-    face: options.face,
-  };
-  return {
-    model, session, explainer, options, space, params, out: values.out,
-    async dispose() { await explainer.dispose(); await session.dispose(); },
-  };
-}
-
-/** Engine facts and versions for sidecars (kept apart from params: they do not change the maps). */
-export function runInfo(setup: ExplainSetup): Record<string, unknown> {
-  return { engine: setup.session.engine, batch: setup.session.batch, versions: versions() };
+  const setup = await createExplainSetup({
+    model: values.model, ...(spec ? { spec } : {}), explain, ...(values.alignment ? { alignment: values.alignment } : {}),
+    backend: values.backend ?? 'auto', ...(batch ? { batch } : {}), ...(threads ? { threads } : {}),
+  });
+  return { ...setup, out: values.out };
 }

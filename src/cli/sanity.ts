@@ -2,8 +2,8 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { canonicalOverlay, lineChart, listImages, openEngine, photoOverlay, rgbaPng, sanityCheck, withColorbar, writeHtmlIndex, type ReportSection } from '../index.js';
-import { EXPLAIN_HELP, EXPLAIN_OPTIONS, runInfo, setupExplain, type ExplainSetup } from './explain-args.js';
+import { canonicalOverlay, lineChart, listImages, photoOverlay, rgbaPng, runInfo, sanityCheck, withColorbar, writeHtmlIndex, type ReportSection } from '../index.js';
+import { EXPLAIN_HELP, EXPLAIN_OPTIONS, setupExplain, type ExplainSetup } from './explain-args.js';
 import { EXIT, UsageError, print, printJson } from './output.js';
 
 export const SANITY_HELP = `Usage: csm sanity --model MODEL --images DIR|LIST --out DIR [--steps N] [options]
@@ -22,7 +22,7 @@ ${EXPLAIN_HELP}`;
 export interface StudyReport { sections: ReportSection[]; markdown: string; json: Record<string, unknown> }
 
 /** Runs the sanity check into `setup.out` and returns its report section (also used by csm eval). */
-export async function sanityReport(setup: ExplainSetup, files: string[], steps: number, backend: string, quiet: boolean): Promise<StudyReport> {
+export async function sanityReport(setup: ExplainSetup, files: string[], steps: number, quiet: boolean): Promise<StudyReport> {
   const overlay = (map: Float32Array) => (setup.space.frame
     ? canonicalOverlay(map, setup.space.frame, setup.space.face, { colormap: 'jet' })
     : photoOverlay(setup.space.face, map, new Uint8Array(map.length).fill(1), { colormap: 'jet' }));
@@ -30,7 +30,7 @@ export async function sanityReport(setup: ExplainSetup, files: string[], steps: 
     const o = overlay(map);
     await writeFile(join(setup.out, name), rgbaPng(withColorbar(o, { colormap: 'jet', range: o.range })));
   };
-  const result = await sanityCheck(setup.explainer, setup.model, files, steps, (m) => openEngine(backend, m, { batch: setup.session.batch }), (s) => {
+  const result = await sanityCheck(setup.explainer, setup.model, files, steps, (m) => setup.open(m, { batch: setup.session.batch }), (s) => {
     if (!quiet) process.stderr.write(`sanity: ${s.layers} layers randomised: Spearman ${s.spearman.toFixed(3)}, SSIM ${s.ssim.toFixed(3)}\n`);
   });
   await write('sanity-original.png', result.original);
@@ -57,7 +57,7 @@ export async function sanityCommand(args: string[]): Promise<number> {
   const setup = await setupExplain(values);
   try {
     const files = await listImages(values.images);
-    const report = await sanityReport(setup, files, steps, values.backend ?? 'auto', values.quiet ?? false);
+    const report = await sanityReport(setup, files, steps, values.quiet ?? false);
     await writeFile(join(setup.out, 'sanity.md'), `${report.markdown}\n`);
     await writeFile(join(setup.out, 'sanity.json'), `${JSON.stringify({ ...report.json, params: setup.params, run: runInfo(setup), images: files }, null, 2)}\n`);
     await writeHtmlIndex(setup.out, { title: `csm sanity: ${setup.model.spec.name}`, sections: report.sections, params: setup.params });

@@ -3,7 +3,8 @@ export { camFromWeights, resizePlane, type MethodInput, type SaliencyMethod } fr
 export { ScoreCam } from './baselines/score-cam.js';
 export { ImageOcclusion } from './baselines/occlusion.js';
 export { ReprojectedCms } from './baselines/cms.js';
-export { exposeTensors, findCamLayer, withOutputs } from './expose.js';
+export { exposeTensors, findCamLayer, inferShaped, shapeOutputName, tensorShapes, withOutputs, type CamLayer, type ShapedTensor } from './expose.js';
+export { camLayerResolver, createMethods, DEFAULT_METHODS, METHODS, methodEntry, methodsHelp, type MethodContext, type MethodEntry } from './methods.js';
 export { evaluate, evaluationMarkdown, type Evaluation, type EvaluateOptions, type ImageEvaluation, type MethodScores } from './evaluate.js';
 export { pearsonMasked, spearman, ssim } from './similarity.js';
 export { parameterisedLayers, randomisedModel, sanityCheck, type SanityStep } from './sanity.js';

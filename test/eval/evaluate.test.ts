@@ -5,10 +5,9 @@ import { mkdtempSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import * as ort from 'onnxruntime-node';
 import {
-  DEFAULT_EXPLAIN, evaluate, evaluationMarkdown, Explainer, exposeTensors, findCamLayer, GradCam, ImageOcclusion, inputShape, openEngine, ReprojectedCms,
-  resolveModel, runCms, ScoreCam, type SaliencyMethod,
+  DEFAULT_EXPLAIN, evaluate, evaluationMarkdown, Explainer, exposeTensors, findCamLayer, GradCam, ImageOcclusion, openEngine, ReprojectedCms,
+  resolveModel, runCms, ScoreCam, type ModelOpener, type SaliencyMethod,
 } from '../../src/index.js';
 import { celebaImages } from '../helpers/data.js';
 
@@ -22,11 +21,12 @@ test('CMS, Score-CAM and occlusion are evaluated with the paper\'s metrics', asy
   const ex = await Explainer.create(model.spec, session, { ...DEFAULT_EXPLAIN, stride: 12, canonicalSize: 128 });
   const cms = (await runCms(PHOTOS, (f) => ex.cis(f), ex.canonicalSize, { checkpointDir: join(mkdtempSync(join(tmpdir(), 'csm-eval-')), 'ckpt'), checkpointEvery: 0, resume: false, fingerprint: {} })).acc.mean();
   const sample = await ex.prepare(PHOTOS[0]!);
-  const layer = await findCamLayer(model.path, model.spec.input.name, new ort.Tensor('float32', sample.tensor, inputShape(model.spec.input, 1)));
+  const open: ModelOpener = (m, o) => openEngine('cpu', m, o);
+  const layer = await findCamLayer(model, open, sample.tensor);
   assert.is(layer.dims.length, 4);
   assert.ok(layer.dims[2]! >= 2 && layer.dims[3]! >= 2, `layer ${layer.name} [${layer.dims}] is a feature map`);
   const camSession = await openEngine('cpu', { ...model, path: await exposeTensors(model.path, [layer.name]) }, { batch: 64 });
-  const methods: SaliencyMethod[] = [new ReprojectedCms(cms), await GradCam.create(model, layer.name, false), await GradCam.create(model, layer.name, true), new ScoreCam(camSession, model.spec.input, layer.name, layer.dims), new ImageOcclusion(session, model.spec.input, 2)];
+  const methods: SaliencyMethod[] = [new ReprojectedCms(cms), await GradCam.create(model, layer.name, false, open), await GradCam.create(model, layer.name, true, open), new ScoreCam(camSession, model.spec.input, layer.name, layer.dims), new ImageOcclusion(session, model.spec.input, 2)];
   const seen: Float32Array[][] = [];
   const result = await evaluate(ex, methods, PHOTOS, { onHeatmaps: (_, h) => { seen.push(h); } });
   assert.is(result.images.length, PHOTOS.length);

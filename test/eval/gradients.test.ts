@@ -9,7 +9,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { encodeModel, GradCam, parseSpec, resolveModel, type OnnxModel, type ScoreSpec } from '../../src/index.js';
+import { encodeModel, GradCam, openEngine, parseSpec, resolveModel, type OnnxModel, type ScoreSpec } from '../../src/index.js';
 import { mulberry32 } from '../helpers/random.js';
 
 type Node = OnnxModel['graph']['nodes'][number];
@@ -76,7 +76,7 @@ async function check(m: OnnxModel, outputs: string[], score: ScoreSpec, phi: (ro
     heads: outputs.map((o) => ({ name: o, task: 'other', output: o, confidence: 'value' })),
   }, 'test');
   const resolved = await resolveModel(join(dir, 'm.onnx'), spec);
-  const cam = await GradCam.create(resolved, 'A', false);
+  const cam = await GradCam.create(resolved, 'A', false, (m, o) => openEngine('cpu', m, o));
   // Inputs kept away from the kinks of ReLU, Clip and Max, where finite differences disagree.
   const x = Float32Array.from(rand(48, -1.5, 1.5).map((v) => (Math.abs(v) < 0.15 ? v + 0.3 : Math.abs(Math.abs(v) - 0.8) < 0.05 ? v * 1.2 : v)));
   const { gradient } = await cam.gradient({ tensor: x, explainScore: score });

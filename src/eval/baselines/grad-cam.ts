@@ -6,14 +6,14 @@
  *   Σ_ab A_kab · g³), g = ∂φ/∂A_kij (a = 0 where g = 0); w_k = Σ_ij a_kij · ReLU(g_kij).
  */
 import { readFile } from 'node:fs/promises';
-import * as ort from 'onnxruntime-node';
+import type { EngineSession } from '../../engine/types.js';
 import { CsmError } from '../../errors.js';
 import type { ResolvedModel } from '../../models/load.js';
 import { decodeModel, type OnnxModel } from '../../models/onnx/model.js';
 import type { InputSpec } from '../../models/spec.js';
-import { inputShape } from '../../models/preprocess.js';
+import type { ModelOpener } from '../../engine/types.js';
 import type { ScoreSpec } from '../../saliency/types.js';
-import { exposeTensors } from '../expose.js';
+import { exposeTensors, inferShaped } from '../expose.js';
 import { backward, initializerTensor, suffixNodes, type Tensor } from '../gradients.js';
 import { camFromWeights, type MethodInput, type SaliencyMethod } from './base.js';
 
@@ -42,38 +42,44 @@ export function scoreGradient(score: ScoreSpec, row: Float64Array): Float64Array
 
 export class GradCam implements SaliencyMethod {
   readonly name: string;
-  private sessions = new Map<string, Promise<{ session: ort.InferenceSession; suffix: ReturnType<typeof suffixNodes> }>>();
+  private sessions = new Map<string, Promise<{ session: EngineSession; suffix: ReturnType<typeof suffixNodes> }>>();
 
-  private constructor(private readonly model: ResolvedModel, private readonly onnx: OnnxModel, private readonly input: InputSpec, readonly layer: string, private readonly plusPlus: boolean) {
+  private constructor(private readonly model: ResolvedModel, private readonly onnx: OnnxModel, private readonly input: InputSpec, readonly layer: string, private readonly plusPlus: boolean, private readonly open: ModelOpener) {
     this.name = plusPlus ? 'Grad-CAM++' : 'Grad-CAM';
   }
 
-  static async create(model: ResolvedModel, layer: string, plusPlus: boolean): Promise<GradCam> {
-    return new GradCam(model, decodeModel(await readFile(model.path)), model.spec.input, layer, plusPlus);
+  /** `open` opens the model's rewrites on the run's engine (see eval/expose.ts). */
+  static async create(model: ResolvedModel, layer: string, plusPlus: boolean, open: ModelOpener): Promise<GradCam> {
+    return new GradCam(model, decodeModel(await readFile(model.path)), model.spec.input, layer, plusPlus, open);
   }
 
-  /** A session exposing the layer and every tensor between it and `output`. */
-  private sessionFor(output: string): Promise<{ session: ort.InferenceSession; suffix: ReturnType<typeof suffixNodes> }> {
+  /** A session exposing the layer and every tensor between it and `output`, with their shapes. */
+  private sessionFor(output: string): Promise<{ session: EngineSession; suffix: ReturnType<typeof suffixNodes> }> {
     let s = this.sessions.get(output);
     if (!s) {
       s = (async () => {
         const suffix = suffixNodes(this.onnx, this.layer, output);
-        const path = await exposeTensors(this.model.path, [this.layer, ...suffix.flatMap((n) => n.outputs)]);
-        return { session: await ort.InferenceSession.create(path), suffix };
+        const path = await exposeTensors(this.model.path, this.exposed(suffix), { shapes: true });
+        return { session: await this.open({ ...this.model, path }, { batch: 1 }), suffix };
       })();
       this.sessions.set(output, s);
     }
     return s;
   }
 
+  /** The layer and every tensor that the suffix computes. */
+  private exposed(suffix: ReturnType<typeof suffixNodes>): string[] {
+    return [...new Set([this.layer, ...suffix.flatMap((n) => n.outputs).filter((n) => n !== '')])];
+  }
+
   /** ∂φ/∂A and A for one image (batch 1): dims [1, K, h, w]. */
   async gradient(x: { tensor: Float32Array; explainScore: ScoreSpec }): Promise<{ activations: Tensor; gradient: Float64Array }> {
     const score = x.explainScore;
     const { session, suffix } = await this.sessionFor(score.output);
-    const result = await session.run({ [this.input.name]: new ort.Tensor('float32', x.tensor, inputShape(this.input, 1)) });
+    const result = await inferShaped(session, x.tensor, this.exposed(suffix));
     const value = (name: string): Tensor => {
-      const t = result[name];
-      if (t) return { dims: [...t.dims], data: Float64Array.from(t.data as Float32Array) };
+      const t = result.get(name);
+      if (t) return { dims: t.dims, data: Float64Array.from(t.data) };
       const init = initializerTensor(this.onnx, name);
       if (!init) throw new CsmError(`tensor "${name}" is neither exposed nor an initializer`);
       return init;
@@ -111,6 +117,6 @@ export class GradCam implements SaliencyMethod {
   }
 
   async dispose(): Promise<void> {
-    for (const s of this.sessions.values()) await (await s).session.release();
+    for (const s of this.sessions.values()) await (await s).session.dispose();
   }
 }

@@ -132,6 +132,8 @@ function valueInfoFromProto(v: ProtoValueInfo): OnnxValueInfo {
     name: v.name,
     elemType: t?.elemType ?? 0,
     shape: (t?.shape?.dim ?? []).map((d) => (d.dimParam !== undefined && d.dimParam !== '' ? d.dimParam : d.dimValue ?? '?')),
+    // No shape field is an undeclared rank (not a scalar): kept so that re-encoding does not declare one.
+    ...(t && t.shape === undefined ? { unknownRank: true } : {}),
   };
 }
 

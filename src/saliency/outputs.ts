@@ -1,0 +1,141 @@
+/**
+ * The files a user gets from an explanation run, written the same way by every command: a CIS
+ * (its canonical map, the model input and the map on the photo) and a CMS (its canonical map, the
+ * convergence chart, and a sidecar with the parameters, engine, versions, counts, predictions,
+ * skipped files and image list). `computeCms` is the whole CMS run: job → accumulator → files.
+ */
+import { writeFile } from 'node:fs/promises';
+import { basename, extname, join } from 'node:path';
+import { CsmError } from '../errors.js';
+import { warpToPhoto } from '../face/warp.js';
+import { encodePng, rgbToRgba8 } from '../image/index.js';
+import { lineChart } from '../report/chart.js';
+import { rgbaPng, withColorbar } from '../report/colorbar.js';
+import { coverageMask, writeCanonicalMap, type WrittenMap } from '../report/maps.js';
+import { photoOverlay } from '../report/overlay.js';
+import { reprojectToInput } from './cis.js';
+import { runCms, type CmsProgress, type CmsRunResult, type SkippedImage } from './cms-run.js';
+import type { CisResult } from './explain.js';
+import type { CmsJob } from './jobs.js';
+import { runInfo, type ExplainSetup } from './setup.js';
+
+/**
+ * Writes one CIS result into `dir` as `<stem>.npy`, the canonical-map figures and sidecar
+ * (writeCanonicalMap), `<stem>-input.png` (the model input I) and `<stem>-photo.png` (the map on the
+ * photo through the face's own mesh, or on I where csm did not align it). Returns the paths.
+ */
+export async function writeCisOutputs(setup: ExplainSetup, dir: string, result: CisResult, stem: string): Promise<string[]> {
+  const { space } = setup;
+  const { cis, prepared, plan, prediction } = result;
+  const written = await writeCanonicalMap(dir, stem, cis.map, { ...space, mask: coverageMask(cis.count) }, {
+    kind: 'CIS', file: prepared.file, prediction, baseline: cis.baseline, points: plan.count, patch: plan.patch,
+    canonicalPatch: plan.canonicalPatch, warnings: prepared.warnings, params: setup.params, run: runInfo(setup),
+  });
+  const files = [...written.files];
+  const image = prepared.image;
+  await writeFile(join(dir, `${stem}-input.png`), encodePng(image.width, image.height, rgbToRgba8(image)));
+  files.push(join(dir, `${stem}-input.png`));
+  const onPhoto = prepared.meshXYZ && setup.explainer.frame
+    ? { base: prepared.photo, ...warpToPhoto(cis.map, setup.explainer.frame, prepared.meshXYZ, prepared.photo.width, prepared.photo.height) }
+    : (() => { const r = reprojectToInput(cis.map, plan); return { base: image, values: r.values, mask: r.count.map((c) => (c ? 1 : 0)) as unknown as Uint8Array }; })();
+  const overlay = photoOverlay(onPhoto.base, onPhoto.values, onPhoto.mask, { colormap: 'jet' });
+  await writeFile(join(dir, `${stem}-photo.png`), rgbaPng(withColorbar(overlay, { colormap: 'jet', range: overlay.range })));
+  files.push(join(dir, `${stem}-photo.png`));
+  return files;
+}
+
+export interface CmsOutputInfo {
+  /** The job the run went through: its mode, its item count and what it skipped before the run. */
+  job: Pick<CmsJob, 'items' | 'mode' | 'skippedBefore'>;
+  /** Predicted labels, counted over the images explained in this process (dropped after a resume). */
+  predictions?: Record<string, number>;
+  /** A title recorded in the sidecar (the demo's task). */
+  task?: string;
+}
+
+/**
+ * Writes a CMS run's outputs into `dir`: `cms-convergence.png` (the change of the map as images
+ * were added, log scale) and, through writeCanonicalMap, `cms.npy`, `cms-jet.png`, `cms-turbo.png`,
+ * `cms-overlay.png`, `cms-regions.md` and `cms.json` (parameters, engine and versions, counts,
+ * predictions, skipped files with causes, the image list and the convergence curve). The map is
+ * masked to where any patch landed. Throws when every image was skipped.
+ */
+export async function writeCmsOutputs(setup: ExplainSetup, dir: string, run: CmsRunResult, info: CmsOutputInfo): Promise<WrittenMap> {
+  const { acc } = run;
+  const { job } = info;
+  const skipped: SkippedImage[] = [...job.skippedBefore, ...run.skipped];
+  if (acc.images === 0) throw new CsmError(`every image was skipped:\n  ${skipped.map((s) => `${s.file}: ${s.cause}`).join('\n  ')}`);
+  const chart = join(dir, 'cms-convergence.png');
+  const curve = acc.convergence.map((c) => [c.images, c.change] as [number, number]);
+  await writeFile(chart, rgbaPng(lineChart(curve, { logY: true })));
+  const written = await writeCanonicalMap(dir, 'cms', acc.mean(), { ...setup.space, mask: coverageMask(acc.coverage) }, {
+    kind: 'CMS', task: info.task, mode: job.mode, params: setup.params, run: { ...runInfo(setup), seconds: run.seconds, resumedAt: run.resumedAt },
+    counts: { listed: job.items.length + job.skippedBefore.length, explained: acc.images, skipped: skipped.length },
+    predictions: run.resumedAt === 0 ? info.predictions : undefined,
+    skipped, images: acc.ids, convergence: acc.convergence,
+  });
+  return { ...written, files: [...written.files, chart] };
+}
+
+export interface ComputeCmsOptions {
+  /** Save the accumulator every N images (0: only at the end); default 25. */
+  checkpointEvery?: number;
+  /** Continue the run checkpointed in `dir/checkpoint`. */
+  resume?: boolean;
+  /** Also write the CIS outputs of the first N images explained (default 0). */
+  saveCis?: number;
+  /** The stem of the CIS outputs of the index-th image (default `cis-0001-NAME`). */
+  cisStem?: (file: string, index: number) => string;
+  /** A title recorded in the sidecar. */
+  task?: string;
+  onProgress?: (p: CmsProgress) => void;
+  onWarning?: (message: string) => void;
+}
+
+export interface ComputedCms {
+  run: CmsRunResult;
+  /** The CMS: the mean map on the canonical grid. */
+  map: Float32Array;
+  /** Every item skipped, before and during the run, with its cause. */
+  skipped: SkippedImage[];
+  /** Predicted labels counted over the images explained in this process. */
+  predictions: Record<string, number>;
+  written: WrittenMap;
+  /** Stems of the CIS outputs written (saveCis). */
+  cisStems: string[];
+}
+
+const defaultCisStem = (file: string, index: number): string => `cis-${String(index + 1).padStart(4, '0')}-${basename(file, extname(file))}`;
+
+/**
+ * The CMS of a job (Eq. 6) in `dir`: runCms with checkpoints in `dir/checkpoint`, then
+ * writeCmsOutputs. Maps are comparable (and resumable, mergeable) when the model, the parameters
+ * and the kind of φ agree, which is the checkpoint's fingerprint; the image list is checked apart.
+ */
+export async function computeCms(setup: ExplainSetup, job: CmsJob, dir: string, options: ComputeCmsOptions = {}): Promise<ComputedCms> {
+  if (!job.items.length) throw new CsmError('there are no images to explain');
+  const predictions: Record<string, number> = {};
+  const cisStems: string[] = [];
+  const stem = options.cisStem ?? defaultCisStem;
+  // τ cancels in every drop c·(cos − τ) − c·(cos* − τ), so the mode's kind is enough.
+  const fingerprint = { ...setup.params, mode: job.mode['kind'] };
+  const run = await runCms(job.items, job.explain, setup.explainer.canonicalSize, {
+    checkpointDir: join(dir, 'checkpoint'),
+    checkpointEvery: options.checkpointEvery ?? 25,
+    resume: options.resume ?? false,
+    fingerprint,
+    ...(options.onWarning ? { onWarning: options.onWarning } : {}),
+    ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+    onImage: async (r, index) => {
+      const label = r.prediction.label ?? 'value';
+      predictions[label] = (predictions[label] ?? 0) + 1;
+      if (index < (options.saveCis ?? 0)) {
+        const s = stem(r.prepared.file, index);
+        await writeCisOutputs(setup, dir, r, s);
+        cisStems.push(s);
+      }
+    },
+  });
+  const written = await writeCmsOutputs(setup, dir, run, { job, predictions, ...(options.task ? { task: options.task } : {}) });
+  return { run, map: run.acc.mean(), skipped: [...job.skippedBefore, ...run.skipped], predictions, written, cisStems };
+}
