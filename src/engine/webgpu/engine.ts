@@ -102,7 +102,8 @@ class DeviceOcclusion implements OcclusionRun<OrtTensor[]> {
     const { score } = this.req;
     const encoder = device.createCommandEncoder({ label: 'score' });
     this.owned.push(encodeScore(device, encoder, {
-      rows, width: outs[0]!.dims[outs[0]!.dims.length - 1]!, ...kindOf(score), refs: score.references?.length ?? 0,
+      // Values per row from the whole tensor, as the CPU twin does: a rank-1 output [batch] has 1.
+      rows, width: outs[0]!.dims.reduce((a, b) => a * b, 1) / rows, ...kindOf(score), refs: score.references?.length ?? 0,
       first: target === 'baseline' ? 0 : target, mode: target === 'baseline' ? 'baseline' : 'drops',
       c: score.pair?.c ?? 1, tau: score.pair?.tau ?? 0,
       output: outs[0]!.gpuBuffer as GPUBuffer, output2: (outs[1] ?? outs[0]!).gpuBuffer as GPUBuffer,
@@ -150,6 +151,11 @@ class WebGpuSession implements EngineSession {
   /** Coverage lists by canonical geometry: with csm's own alignment every image shares them. */
   private readonly coverage = new Map<string, Coverage>();
   private released = false;
+  /**
+   * onnxruntime-web runs one inference per session at a time (a second concurrent run on the same
+   * session never settles), so the passes of a pair, or of the loop and a caller, queue here.
+   */
+  private turn: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly source: Engine, readonly runtime: GpuRuntime, private readonly ort: Ort, private readonly session: OrtSession, readonly model: ResolvedModel, readonly batch: number) {
     const { input } = model.spec;
@@ -166,12 +172,19 @@ class WebGpuSession implements EngineSession {
     if (this.released) throw new FatalError(`[webgpu] the inference session of "${this.model.path}" was released; the run stops here`);
   }
 
+  /** Runs `work` once the session's previous run has settled. */
+  private exclusive<T>(work: () => Promise<T>): Promise<T> {
+    const next = this.turn.then(work, work);
+    this.turn = next.catch(() => undefined);
+    return next;
+  }
+
   /** A forward pass on a device buffer; the output stays on the device. */
   async run(buffer: GPUBuffer, rows: number, output: string): Promise<OrtTensor> {
     this.checkUsable();
     const input = this.ort.Tensor.fromGpuBuffer(buffer, { dataType: 'float32', dims: this.dims(rows) });
     try {
-      const result = await this.session.run({ [this.model.spec.input.name]: input }, [output]);
+      const result = await this.exclusive(() => this.session.run({ [this.model.spec.input.name]: input }, [output]));
       return result[output] as OrtTensor;
     } catch (e) {
       this.runtime.checkAlive();
@@ -185,7 +198,7 @@ class WebGpuSession implements EngineSession {
     const tensor = new this.ort.Tensor('float32', inputs, this.dims(rows));
     let result;
     try {
-      result = await this.session.run({ [this.model.spec.input.name]: tensor }, outputs);
+      result = await this.exclusive(() => this.session.run({ [this.model.spec.input.name]: tensor }, outputs));
     } catch (e) {
       this.runtime.checkAlive();
       throw new ModelError(`[webgpu] inference on "${this.model.path}" failed: ${(e as Error).message}`, { cause: e });
