@@ -41,10 +41,10 @@ export function inspectHeader(bytes: Uint8Array, file: string, maxPixels: number
   if (format === null) throw new ImageDecodeError(file, NOT_AN_IMAGE);
   const { width, height } = format === 'png' ? pngHeaderSize(bytes, file) : jpegHeaderSize(bytes, file);
   if (width <= 0 || height <= 0) {
-    throw new ImageDecodeError(file, `it declares a zero-size image (${width}×${height} pixels)`);
+    throw new ImageDecodeError(file, `it declares a zero-size image (${width}x${height} pixels)`);
   }
   if (width * height > maxPixels) {
-    throw new ImageDecodeError(file, `it declares ${width}×${height} pixels, over the limit of ${maxPixels}`);
+    throw new ImageDecodeError(file, `it declares ${width}x${height} pixels, over the limit of ${maxPixels}`);
   }
   return { format, width, height };
 }

@@ -178,7 +178,7 @@ test('header-only 20000x20000 PNG is refused quickly, naming the dimensions', ()
     assert.instance(err, ImageDecodeError);
     const e = err as ImageDecodeError;
     assert.is(e.file, 'huge.png');
-    assert.match(e.message, '20000×20000');
+    assert.match(e.message, '20000x20000');
     assert.match(e.message, /^cannot read image "huge\.png": /);
   }
   assert.ok(performance.now() - t0 < 200, 'should fail without decoding');
@@ -187,12 +187,12 @@ test('header-only 20000x20000 PNG is refused quickly, naming the dimensions', ()
 test('maxPixels limit applies to ordinary images too', () => {
   const bytes = pngjsWrite(10, 10, Buffer.alloc(400), { colorType: 6 });
   assert.is(decodeImage(bytes, 'ok.png', 100).width, 10);
-  assert.throws(() => decodeImage(bytes, 'small-limit.png', 99), (e: unknown) => e instanceof ImageDecodeError && /10×10 pixels, over the limit of 99/.test(e.message));
+  assert.throws(() => decodeImage(bytes, 'small-limit.png', 99), (e: unknown) => e instanceof ImageDecodeError && /10x10 pixels, over the limit of 99/.test(e.message));
 });
 
 test('zero-sized PNG header is refused', () => {
   const bytes = Buffer.concat([SIGNATURE, ihdr(0, 5, 8, 2), chunk('IEND', new Uint8Array(0))]);
-  assert.throws(() => decodeImage(bytes, 'zero.png'), (e: unknown) => e instanceof ImageDecodeError && /zero-size image \(0×5 pixels\)/.test(e.message));
+  assert.throws(() => decodeImage(bytes, 'zero.png'), (e: unknown) => e instanceof ImageDecodeError && /zero-size image \(0x5 pixels\)/.test(e.message));
 });
 
 test('truncated PNG and PNG with a bad CRC are ImageDecodeErrors', () => {
@@ -252,7 +252,7 @@ test('JPEG whose SOF claims 20000x20000 is refused before decoding', () => {
   // SOI, then a baseline SOF0: length 11, precision 8, height, width, 1 component.
   const sof = [0xff, 0xc0, 0x00, 0x0b, 0x08, 0x4e, 0x20, 0x4e, 0x20, 0x01, 0x01, 0x11, 0x00];
   const bytes = Uint8Array.from([0xff, 0xd8, ...sof]);
-  assert.throws(() => decodeImage(bytes, 'huge.jpg'), (e: unknown) => e instanceof ImageDecodeError && /20000×20000/.test(e.message));
+  assert.throws(() => decodeImage(bytes, 'huge.jpg'), (e: unknown) => e instanceof ImageDecodeError && /20000x20000/.test(e.message));
 });
 
 // ---- not images --------------------------------------------------------------------------------

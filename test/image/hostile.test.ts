@@ -115,7 +115,7 @@ test('a 77-byte PNG declaring 100000000×1 RGB is refused as truncated, without 
   await refusal(() => decodeImage(bytes, 'wide.png'), 'wide.png');
   // With a lower limit it is refused on its header alone, naming the size.
   const small = await refusal(() => decodeImageAsync(bytes, 'wide.png', 10_000_000), 'wide.png');
-  assert.is(small.reason, 'it declares 100000000×1 pixels, over the limit of 10000000');
+  assert.is(small.reason, 'it declares 100000000x1 pixels, over the limit of 10000000');
 });
 
 test('a PNG whose zlib stream asks for a preset dictionary is refused, the same way every time', async () => {
