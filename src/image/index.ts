@@ -1,6 +1,6 @@
 // Image I/O and resampling used by the pipeline: decode PNG/JPEG to planar float RGB, resize/crop, write PNGs.
-export { type RgbImage, type Box, ImageDecodeError } from './types.js';
-export { decodeImage, readImage, DEFAULT_MAX_PIXELS } from './decode.js';
+export { type RgbImage, type Box, ImageDecodeError, DecoderUnavailableError } from './types.js';
+export { decodeImage, decodeImageAsync, readImage, DEFAULT_MAX_PIXELS, DEFAULT_MAX_FILE_BYTES, type ReadImageOptions } from './decode.js';
 export { resizeBilinear, cropAndResize, toGray } from './resize.js';
 export { encodePng, rgbToRgba8 } from './encode.js';
 export { applyAffine, invertAffine, squareCropMap, warpAffine, type Affine } from './affine.js';
