@@ -7,5 +7,7 @@ export { samplePhotos, type SamplePhoto } from './samples/photos.js';
 export * from './saliency/index.js';
 export { engineNames, openEngine, registerEngine, NoEngineError } from './engine/registry.js';
 export type { CisRequest, Engine, EngineOptions, EngineSession } from './engine/types.js';
+export { configureVulkanIcd, inspectVulkan, diagnoseVulkan, VulkanIcdError, type IcdSetup, type VulkanReport, type Finding as VulkanFinding } from './engine/webgpu/icd.js';
+export { probeAdapters, autoChoice, distinctAdapters, isSoftwareAdapter, type ProbeAdapter, type ProbeRequest, type ProbeResult } from './engine/webgpu/probe.js';
 export * from './report/index.js';
 export * from './eval/index.js';
