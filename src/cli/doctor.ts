@@ -2,7 +2,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
   configureVulkanIcd, diagnoseVulkan, inspectVulkan, NVIDIA_LIBRARIES, type Finding, type IcdSetup, type VulkanReport,
@@ -57,38 +57,25 @@ export interface DoctorReport {
   packages: PackageCheck[];
 }
 
+/** The engines' packages and the one big platform file each needs (a bare copy may lack them). */
 function packageChecks(): PackageCheck[] {
   const require = createRequire(import.meta.url);
-  const version = (file: string): string | undefined => {
-    try { return (JSON.parse(readFileSync(file, 'utf8')) as { version?: string }).version; } catch { return undefined; }
-  };
-  const check = (name: string, locate: () => { dir: string; pkgJson: string; file: string }, note: string): PackageCheck => {
-    try {
-      const { pkgJson, file } = locate();
-      const v = version(pkgJson);
-      const c: PackageCheck = { name, file, found: existsSync(file) };
-      if (v) c.version = v;
-      if (!c.found) c.note = note;
-      return c;
-    } catch {
-      return { name, found: false, note: `${name} is not installed` };
-    }
-  };
+  const dirOf = (name: string): string | undefined => (require.resolve.paths(name) ?? []).map((d) => join(d, name)).find((d) => existsSync(join(d, 'package.json')));
   const plat = `${process.platform}-${process.platform === 'darwin' ? 'universal' : process.arch}`;
-  return [
-    check('webgpu', () => {
-      const pkgJson = require.resolve('webgpu/package.json');
-      return { dir: dirname(pkgJson), pkgJson, file: join(dirname(pkgJson), 'dist', plat, 'dawn.node') };
-    }, `Dawn's binary for ${plat} is missing`),
-    check('onnxruntime-web', () => {
-      const dist = dirname(require.resolve('onnxruntime-web/webgpu'));
-      return { dir: dist, pkgJson: join(dist, '..', 'package.json'), file: join(dist, 'ort-wasm-simd-threaded.asyncify.wasm') };
-    }, 'its WebGPU WASM file is missing'),
-    check('onnxruntime-node', () => {
-      const pkgJson = require.resolve('onnxruntime-node/package.json');
-      return { dir: dirname(pkgJson), pkgJson, file: join(dirname(pkgJson), 'bin', 'napi-v6', process.platform, process.arch, 'onnxruntime_binding.node') };
-    }, `its native binding for ${process.platform}/${process.arch} is missing`),
+  const wanted: [string, string, string][] = [
+    ['webgpu', join('dist', plat, 'dawn.node'), `Dawn's binary for ${plat}`],
+    ['onnxruntime-web', join('dist', 'ort-wasm-simd-threaded.asyncify.wasm'), 'its WebGPU build\'s WASM file'],
+    ['onnxruntime-node', join('bin', 'napi-v6', process.platform, process.arch, 'onnxruntime_binding.node'), `its native binding for ${process.platform}/${process.arch}`],
   ];
+  return wanted.map(([name, rel, what]) => {
+    const dir = dirOf(name);
+    if (!dir) return { name, found: false, note: `${name} is not installed` };
+    const file = join(dir, rel);
+    const c: PackageCheck = { name, file, found: existsSync(file) };
+    try { c.version = (JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { version: string }).version; } catch { /* unreadable: no version */ }
+    if (!c.found) c.note = `${what} is missing`;
+    return c;
+  });
 }
 
 function nvidiaSmiGpus(smi: string | undefined, timeoutMs: number): string[] | undefined {

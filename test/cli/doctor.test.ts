@@ -78,4 +78,23 @@ test('csm doctor --vulkan-icd: auto --shell prints the variables, PATH must exis
   assert.match(csm(['--help']).stdout, /doctor\s+which GPU csm can use/);
 });
 
+test('scripts/gpu-bench.sh: valid bash, --dry-run prints the steps, bad arguments exit 2', () => {
+  const script = join(REPO_ROOT, 'scripts', 'gpu-bench.sh');
+  const bash = (...args: string[]) => spawnSync('bash', args, { encoding: 'utf8', cwd: REPO_ROOT, env: { ...process.env, NODE: process.execPath }, timeout: 60_000 });
+  assert.is(bash('-n', script).status, 0);
+  const dry = bash(script, '--dry-run', '--tag', 'dry', '--engines', 'cpu,webgpu', '--', '--images', '2');
+  assert.is(dry.status, 0, dry.stderr);
+  assert.match(dry.stdout, /doctor --vulkan-icd auto --shell/);
+  assert.match(dry.stdout, /bin\/csm\.js doctor > bench\/results\/doctor-dry\.txt/);
+  assert.match(dry.stdout, /dist\/bench\/run\.js --engines cpu --tag dry --images 2/);
+  assert.match(dry.stdout, /dist\/bench\/run\.js --engines webgpu --tag dry --images 2/);
+  assert.match(bash(script, '--dry-run', '--vulkan-icd', 'off').stdout, /^(?![\s\S]*--shell)/);
+  for (const bad of [['--engines', 'cpu,cuda'], ['--tag', 'a b'], ['--frobnicate'], ['--tag']]) {
+    const r = bash(script, '--dry-run', ...bad);
+    assert.is(r.status, 2, bad.join(' '));
+    assert.match(r.stderr, /^gpu-bench: /);
+  }
+  assert.match(bash(script, '--help').stdout, /--vulkan-icd MODE/);
+});
+
 test.run();
