@@ -25,6 +25,7 @@ const COMMANDS: Record<string, Command> = {
   merge: { run: mergeCommand, summary: 'merge CMS runs over disjoint image sets, exactly' },
   align: { run: alignCommand, summary: 'find faces, fit the 468-point mesh, warp each face to the canonical face' },
   models: { run: modelsCommand, summary: 'list, inspect and convert face models (the zoo, or any TF.js graph model)' },
+  doctor: { run: async (args) => (await import('./doctor.js')).doctorCommand(args), summary: 'which GPU csm can use; if none, why not and the fix (Vulkan driver, NVIDIA containers)' },
 };
 
 function version(): string {
