@@ -122,7 +122,9 @@ pack() {
   copy "$nm" "$m" onnxruntime-web/package.json onnxruntime-web/dist/ort.webgpu.bundle.min.mjs \
     onnxruntime-web/dist/ort-wasm-simd-threaded.asyncify.mjs onnxruntime-web/dist/ort-wasm-simd-threaded.asyncify.wasm
   copy "$nm" "$m" @mediapipe/face_mesh/package.json @mediapipe/face_mesh/face_mesh_solution_packed_assets.data \
-    @mediapipe/face_mesh/face_mesh_solution_packed_assets_loader.js jpeg-js pngjs protobufjs long
+    @mediapipe/face_mesh/face_mesh_solution_packed_assets_loader.js pngjs protobufjs long
+  # sharp (photo decoding) with its linux-x64 libvips build.
+  copy "$nm" "$m" sharp detect-libc @img/colour @img/sharp-linux-x64 @img/sharp-libvips-linux-x64
   # The zoo models (TF.js graph JSON and weights), as the library lists them.
   zoo=$(cd "$ROOT" && node --input-type=module -e "
     import { zooEntry } from './dist/src/index.js';

@@ -10,6 +10,7 @@ export { createExplainSetup, runInfo, type ExplainSetup, type ExplainSetupOption
 export { classificationJob, galleryJob, pairsJob, type CmsJob } from './saliency/jobs.js';
 export { computeCms, writeCisOutputs, writeCmsOutputs, type CmsOutputInfo, type ComputeCmsOptions, type ComputedCms } from './saliency/outputs.js';
 export { cpuOpener, engineNames, engineOpener, openEngine, registerEngine, NoEngineError } from './engine/registry.js';
+export { batchCandidates, tuneBatch, type BatchTuning } from './engine/batch.js';
 export type { CisRequest, Engine, EngineOptions, EngineSession, GatheredCis, ImageSource, ModelOpener, OcclusionRun } from './engine/types.js';
 export { configureVulkanIcd, inspectVulkan, diagnoseVulkan, VulkanIcdError, type IcdSetup, type VulkanReport, type Finding as VulkanFinding } from './engine/webgpu/icd.js';
 export { probeAdapters, autoChoice, distinctAdapters, isSoftwareAdapter, type ProbeAdapter, type ProbeRequest, type ProbeResult } from './engine/webgpu/probe.js';

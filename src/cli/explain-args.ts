@@ -7,9 +7,9 @@ import { mkdir } from 'node:fs/promises';
 import { basename } from 'node:path';
 import type { ParseArgsConfig } from 'node:util';
 import {
-  createExplainSetup, DEFAULT_EXPLAIN, engineNames, parseFaceChoice, readSignature, type ExplainOptions, type ExplainSetup as LibraryExplainSetup,
+  configureVulkanIcd, createExplainSetup, DEFAULT_EXPLAIN, engineNames, parseFaceChoice, readSignature, type ExplainOptions, type ExplainSetup as LibraryExplainSetup,
 } from '../index.js';
-import { UsageError } from './output.js';
+import { UsageError, warn } from './output.js';
 import { SPEC_HELP, SPEC_OPTIONS, specFromFlags } from './spec-flags.js';
 
 export const EXPLAIN_OPTIONS = {
@@ -27,6 +27,7 @@ export const EXPLAIN_OPTIONS = {
   face: { type: 'string' },
   alignment: { type: 'string' },
   backend: { type: 'string' },
+  'vulkan-icd': { type: 'string' },
   batch: { type: 'string' },
   threads: { type: 'string' },
   out: { type: 'string' },
@@ -55,7 +56,11 @@ Occlusion (Algorithm 1):
                           instead of csm's detector + mesh; F is DIR/frontal.jpg
 Engine:
   --backend auto|${engineNames().join('|')}   where to run                                    [default: auto]
-  --batch N               occluded copies per forward pass          [default: from model size]
+  --vulkan-icd auto|PATH  point Vulkan at NVIDIA's driver where a container lacks its manifest
+                          (see csm doctor)                                           [default: off]
+  --batch auto|N          occluded copies per forward pass; auto measures a few sizes on the
+                          engine for ~1 s and keeps the fastest (recorded in the sidecar)
+                                                                                  [default: auto]
   --threads N             CPU inference threads                          [default: all cores]
 Output:
   --out DIR               output folder                                              [required]
@@ -105,7 +110,10 @@ export async function setupExplain(values: Values): Promise<ExplainSetup> {
     cropScale,
     face,
   };
-  const batch = int(values.batch, '--batch', undefined, 1, 4096);
+  const batch = values.batch === undefined || values.batch === 'auto' ? undefined : int(values.batch, '--batch', undefined, 1, 4096);
+  // Before anything loads Dawn: the Vulkan loader reads these variables once.
+  const icd = configureVulkanIcd(values['vulkan-icd']);
+  if (icd.action === 'unavailable') warn(`--vulkan-icd ${values['vulkan-icd']}: ${icd.message}`);
   const threads = int(values.threads, '--threads', undefined, 1, 256);
   await mkdir(values.out, { recursive: true });
   const signature = existsSync(values.model) ? await readSignature(values.model) : undefined;

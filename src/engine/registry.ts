@@ -49,5 +49,14 @@ export const cpuOpener: ModelOpener = engineOpener('cpu');
 
 // A new engine is one folder under src/engine/ and one line here.
 registerEngine('cpu', async () => (await import('./cpu/engine.js')).cpuEngine, 0);
-// The GPU engine goes first under auto, but only on a real (hardware) adapter.
-registerEngine('webgpu', async (auto) => (await import('./webgpu/engine.js')).webgpuEngine(!auto), 10);
+// The GPU engine goes first under auto, but only on a real (hardware) adapter. Under auto, Dawn is
+// asked first in a child process, so that on a machine without a GPU its warnings never reach the
+// user and Dawn is not loaded into this process at all.
+registerEngine('webgpu', async (auto) => {
+  if (auto) {
+    const { autoChoice, probeAdapters } = await import('./webgpu/probe.js');
+    const choice = autoChoice(await probeAdapters({ timeoutMs: 20_000 }));
+    if (choice.engine !== 'webgpu') throw new NoEngineError(`not used: ${choice.reason}`);
+  }
+  return (await import('./webgpu/engine.js')).webgpuEngine(!auto);
+}, 10);

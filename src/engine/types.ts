@@ -70,8 +70,8 @@ export interface OcclusionRun<Out = unknown> {
 export interface EngineSession {
   /** The engine's name with its device, e.g. "cpu" or "webgpu (nvidia …)". */
   readonly engine: string;
-  /** Occluded copies scored per forward pass. */
-  readonly batch: number;
+  /** Occluded copies scored per forward pass (set by `--batch`, or measured: engine/batch.ts). */
+  batch: number;
   /** Values in one model-input tensor (one image). */
   readonly valuesPerImage: number;
   /** Forward pass of `rows` whole images (concatenated tensors); returns the named outputs on the host. */

@@ -4,11 +4,13 @@
  * are drawn in, and the parameters that every output records. The commands (cis, cms, eval,
  * sanity, ablate, demo) all start here.
  */
+import { tuneBatch, type BatchTuning } from '../engine/batch.js';
 import { engineNames, openEngine } from '../engine/registry.js';
 import type { EngineSession, ModelOpener } from '../engine/types.js';
 import { canonicalFaceImage } from '../face/canonical.js';
 import { loadExternalAlignment } from '../face/external.js';
 import { resolveModel, type ResolvedModel } from '../models/load.js';
+import { toModelInput } from '../models/preprocess.js';
 import type { ModelSpec } from '../models/spec.js';
 import type { CanonicalMapSpace } from '../report/maps.js';
 import { DEFAULT_EXPLAIN, Explainer, type ExplainOptions } from './explain.js';
@@ -39,6 +41,8 @@ export interface ExplainSetup {
   params: Record<string, unknown>;
   /** The registered engine that `session` runs on (what "auto" chose). */
   engine: string;
+  /** How `--batch auto` chose the batch (absent when the batch was given). */
+  batchTuning?: BatchTuning;
   /** Opens further models (rewrites of the model, CAM graphs) on the same engine and device, with the same threads. */
   open: ModelOpener;
   dispose(): Promise<void>;
@@ -70,8 +74,15 @@ export async function createExplainSetup(o: ExplainSetupOptions): Promise<Explai
   const session = await openEngine(choice, model, { ...(o.batch ? { batch: o.batch } : {}), ...threads });
   const engine = engineNameOf(session, choice);
   let explainer: Explainer;
+  let batchTuning: BatchTuning | undefined;
   try {
     explainer = await Explainer.create(model.spec, session, options, external);
+    // --batch auto: a short measured warm-up on a plain gray input picks the fastest batch.
+    if (!o.batch) {
+      const { input } = model.spec;
+      const gray = { width: input.width, height: input.height, data: new Float32Array(3 * input.width * input.height).fill(128) };
+      batchTuning = await tuneBatch(session, toModelInput([gray], input), explainer.head.output);
+    }
   } catch (e) {
     await session.dispose();
     throw e;
@@ -95,13 +106,17 @@ export async function createExplainSetup(o: ExplainSetupOptions): Promise<Explai
     face: options.face,
   };
   return {
-    model, session, explainer, options, space, params, engine,
+    model, session, explainer, options, space, params, engine, ...(batchTuning ? { batchTuning } : {}),
     open: (m, extra) => session.openModel(m, extra),
     async dispose() { await explainer.dispose(); await session.dispose(); },
   };
 }
 
 /** Engine facts and versions for sidecars (kept apart from params: they do not change the maps). */
-export function runInfo(setup: { session: EngineSession; explainer?: Explainer }): Record<string, unknown> {
-  return { engine: setup.session.engine, ...(setup.explainer ? { engines: setup.explainer.engines } : {}), batch: setup.session.batch, versions: versions() };
+export function runInfo(setup: { session: EngineSession; explainer?: Explainer; batchTuning?: BatchTuning }): Record<string, unknown> {
+  return {
+    engine: setup.session.engine, ...(setup.explainer ? { engines: setup.explainer.engines } : {}), batch: setup.session.batch,
+    batchChoice: setup.batchTuning ? { rule: 'measured: the fastest forward passes per second', ...setup.batchTuning } : 'given (--batch)',
+    versions: versions(),
+  };
 }

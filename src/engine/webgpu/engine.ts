@@ -157,7 +157,7 @@ class WebGpuSession implements EngineSession {
    */
   private turn: Promise<unknown> = Promise.resolve();
 
-  constructor(private readonly source: Engine, readonly runtime: GpuRuntime, private readonly ort: Ort, private readonly session: OrtSession, readonly model: ResolvedModel, readonly batch: number) {
+  constructor(private readonly source: Engine, readonly runtime: GpuRuntime, private readonly ort: Ort, private readonly session: OrtSession, readonly model: ResolvedModel, public batch: number) {
     const { input } = model.spec;
     const C = channelsOf(input);
     this.valuesPerImage = C * input.width * input.height;

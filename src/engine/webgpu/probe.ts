@@ -55,7 +55,7 @@ export interface ProbeResult extends ProbeOutput {
 /** The compiled child script. */
 export const PROBE_CHILD = fileURLToPath(new URL('./probe-child.js', import.meta.url));
 
-/** The same test the webgpu engine applies (device.ts): Dawn's flag, or a known software rasteriser. */
+/** A software adapter: Dawn's flag, or a known software rasteriser (the webgpu engine's test too, runtime.ts). */
 export function isSoftwareAdapter(a: Pick<ProbeAdapter, 'isFallbackAdapter' | 'device' | 'description'>): boolean {
   return a.isFallbackAdapter || /llvmpipe|lavapipe|swiftshader/i.test(`${a.device} ${a.description}`);
 }

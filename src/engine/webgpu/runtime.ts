@@ -9,6 +9,7 @@
  * The globals that onnxruntime-web demands are written in one place, `exposeToOnnxruntimeWeb`.
  */
 import { CsmError, FatalError } from '../../errors.js';
+import { isSoftwareAdapter } from './probe.js';
 
 export class GpuUnavailableError extends CsmError {}
 
@@ -88,7 +89,7 @@ function findAdapter(): Promise<{ adapter: GPUAdapter; info: AdapterSummary }> {
       throw new GpuUnavailableError('no WebGPU adapter: Dawn found no Vulkan driver ("csm doctor" says why). On a GPU server install the vendor\'s Vulkan driver; on a CPU-only Debian machine, Mesa\'s lavapipe: apt-get install -t bookworm-backports mesa-vulkan-drivers libvulkan1');
     }
     const info = adapter.info;
-    const fallback = Boolean((info as GPUAdapterInfo & { isFallbackAdapter?: boolean }).isFallbackAdapter) || /llvmpipe|lavapipe|swiftshader/i.test(`${info.device} ${info.description}`);
+    const fallback = isSoftwareAdapter({ isFallbackAdapter: Boolean((info as GPUAdapterInfo & { isFallbackAdapter?: boolean }).isFallbackAdapter), device: info.device, description: info.description });
     return { adapter, info: { vendor: info.vendor, architecture: info.architecture, device: info.device, description: info.description, fallback } };
   })();
   return found.catch((e) => {
