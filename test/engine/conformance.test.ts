@@ -18,91 +18,29 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  computeCis, CsmError, DEFAULT_EXPLAIN, encodeModel, engineNames, Explainer, FatalError, invertAffine, ModelError, openEngine, parseSpec,
-  resolveModel, runCms, scoreRow, type EngineSession, type OnnxModel, type ResolvedModel, type ScoreSpec,
+  computeCis, CsmError, DEFAULT_EXPLAIN, engineNames, Explainer, FatalError, invertAffine, ModelError, openEngine,
+  resolveModel, runCms, scoreRow, type EngineSession, type ResolvedModel, type ScoreSpec,
 } from '../../src/index.js';
 import { buildOccludedBatch } from '../../src/engine/cpu/occlude.js';
 import { accumulateCis } from '../../src/saliency/cis.js';
 import { buildPlan } from '../../src/saliency/plan.js';
 import { evaluatePairScores } from '../../src/saliency/score.js';
-import type { Correspondence } from '../../src/face/types.js';
 import { GpuUnavailableError } from '../../src/engine/webgpu/runtime.js';
 import { celebaImages, skip } from '../helpers/data.js';
 import { mulberry32 } from '../helpers/random.js';
+import { CORR, EMB, H, IMAGE, IMAGE2, LINEAR, TINY_SPEC, tinyModelBytes, W } from '../helpers/tiny-model.js';
 
-const W = 8;
-const H = 8;
-const EMB = 4;
-const rand = mulberry32(7);
-/** Linear weights: pixel (x, y) weighs x + 10·y, so each patch's drop names which pixels it covered. */
-const LINEAR = Float32Array.from({ length: W * H }, (_, p) => (p % W) + 10 * Math.floor(p / W));
-const PROJECTION = Float32Array.from({ length: W * H * EMB }, () => (rand() - 0.5) * 0.02);
-const SIGMOID_W = Float32Array.from({ length: W * H }, () => (rand() - 0.5) * 0.004);
+const rand = mulberry32(11);
 
-/**
- * One tiny model with every kind of output: `score` = Σ w·x (value), `logits` = x·P (4 classes, also
- * an embedding), `p` = softmax(logits), `sig` = sigmoid(x·s) ([batch, 1]), `nan` = √(−sig) (NaN).
- */
-function tinyModel(): OnnxModel {
-  const f32 = (v: ArrayLike<number>): Uint8Array => new Uint8Array(Float32Array.from(v).buffer);
-  const i64 = (v: number[]): Uint8Array => new Uint8Array(BigInt64Array.from(v.map(BigInt)).buffer);
-  return {
-    opset: 13, producer: 'test', producerVersion: '0', metadata: {},
-    graph: {
-      name: 'tiny',
-      inputs: [{ name: 'x', elemType: 1, shape: ['batch', 1, H, W] }],
-      outputs: ['score', 'logits', 'p', 'sig', 'nan'].map((name) => ({ name, elemType: 1, shape: name === 'score' ? ['batch'] : ['batch', name === 'sig' || name === 'nan' ? 1 : EMB] })),
-      initializers: [
-        { name: 'w', dataType: 1, dims: [1, 1, H, W], raw: f32(LINEAR) },
-        { name: 'axes', dataType: 7, dims: [3], raw: i64([1, 2, 3]) },
-        { name: 'P', dataType: 1, dims: [W * H, EMB], raw: f32(PROJECTION) },
-        { name: 's', dataType: 1, dims: [W * H, 1], raw: f32(SIGMOID_W) },
-      ],
-      nodes: [
-        { name: 'mul', opType: 'Mul', inputs: ['x', 'w'], outputs: ['xw'], attributes: [] },
-        { name: 'sum', opType: 'ReduceSum', inputs: ['xw', 'axes'], outputs: ['score'], attributes: [{ name: 'keepdims', kind: 'int', value: 0 }] },
-        { name: 'flat', opType: 'Flatten', inputs: ['x'], outputs: ['xf'], attributes: [{ name: 'axis', kind: 'int', value: 1 }] },
-        { name: 'proj', opType: 'MatMul', inputs: ['xf', 'P'], outputs: ['logits'], attributes: [] },
-        { name: 'soft', opType: 'Softmax', inputs: ['logits'], outputs: ['p'], attributes: [{ name: 'axis', kind: 'int', value: -1 }] },
-        { name: 'lin', opType: 'MatMul', inputs: ['xf', 's'], outputs: ['z'], attributes: [] },
-        { name: 'sigm', opType: 'Sigmoid', inputs: ['z'], outputs: ['sig'], attributes: [] },
-        { name: 'neg', opType: 'Neg', inputs: ['sig'], outputs: ['negsig'], attributes: [] },
-        { name: 'sqrt', opType: 'Sqrt', inputs: ['negsig'], outputs: ['nan'], attributes: [] },
-      ],
-    },
-  };
-}
-
-const TINY_SPEC = parseSpec({
-  name: 'tiny', task: 'other',
-  input: { name: 'x', width: W, height: H, layout: 'NCHW', color: 'gray', normalise: { scale: 1, offset: 0 } },
-  heads: [
-    { name: 'score', task: 'other', output: 'score', confidence: 'value' },
-    { name: 'logits', task: 'other', output: 'logits', confidence: 'logit' },
-    { name: 'p', task: 'other', output: 'p', confidence: 'softmax' },
-    { name: 'sig', task: 'other', output: 'sig', confidence: 'sigmoid' },
-    { name: 'nan', task: 'other', output: 'nan', confidence: 'value' },
-  ],
-}, 'test');
-
-/** Five points, two with overlapping canonical squares, one outside I (dropped by the plan). */
-const CORR: Correspondence = {
-  image: Float32Array.from([2, 2, 5, 5, 4.6, 5.2, 1, 7, 9, 3]),
-  canonical: Float32Array.from([4, 4, 10, 10, 11, 10, 2, 14, 8, 8]),
-  count: 5,
-  canonicalSize: 16,
-};
 const FILL = 20;
 const PLAN = buildPlan({ correspondence: CORR, input: TINY_SPEC.input, patch: 3, fill: Float32Array.of(FILL), fillKind: 'black' });
-const IMAGE = Float32Array.from({ length: W * H }, (_, p) => 100 + ((p * 37) % 50));
-const IMAGE2 = Float32Array.from({ length: W * H }, (_, p) => 90 + ((p * 11) % 60));
 const LAYOUT = { layout: 'NCHW' as const, channels: 1, width: W, height: H };
 
 let tinyPath: string | undefined;
 async function tinyModelFile(): Promise<ResolvedModel> {
   if (!tinyPath) {
     tinyPath = join(mkdtempSync(join(tmpdir(), 'csm-conformance-')), 'tiny.onnx');
-    writeFileSync(tinyPath, encodeModel(tinyModel()));
+    writeFileSync(tinyPath, tinyModelBytes());
   }
   return resolveModel(tinyPath, TINY_SPEC);
 }

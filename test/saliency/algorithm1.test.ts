@@ -1,6 +1,7 @@
 /**
- * Algorithm 1 on a case computed by hand: a tiny ONNX model whose score is a known linear function
- * of the pixels, φ(I) = Σ w(x, y) · I(x, y), so every drop and every canonical pixel is known.
+ * Algorithm 1 on a case computed by hand on the CPU reference engine: a tiny ONNX model whose
+ * `score` is a known linear function of the pixels, φ(I) = Σ w(x, y) · I(x, y), so every drop and
+ * every canonical pixel is known (the same case runs on every engine in conformance.test.ts).
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -9,55 +10,19 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cpuEngine } from '../../src/engine/cpu/engine.js';
 import { buildOccludedBatch, OccludedBatchBuffer } from '../../src/engine/cpu/occlude.js';
-import { computeCis, encodeModel, parseSpec, resolveModel, type OnnxModel } from '../../src/index.js';
+import { computeCis, resolveModel } from '../../src/index.js';
 import { accumulateCis, reprojectToInput } from '../../src/saliency/cis.js';
 import { buildPlan, defaultPatch, fillValues } from '../../src/saliency/plan.js';
-import type { Correspondence } from '../../src/face/types.js';
+import { CORR, H, IMAGE, LINEAR, TINY_SPEC, tinyModelBytes, W } from '../helpers/tiny-model.js';
 
-const W = 8;
-const H = 8;
-/** Weights: pixel (x, y) weighs x + 10·y, so each patch's drop names which pixels it covered. */
-const weights = Float32Array.from({ length: W * H }, (_, p) => (p % W) + 10 * Math.floor(p / W));
-
-function linearModel(): OnnxModel {
-  const raw = (v: ArrayLike<number>, kind: 'f' | 'i'): Uint8Array => new Uint8Array((kind === 'f' ? Float32Array.from(v) : BigInt64Array.from(Array.from(v, BigInt))).buffer);
-  return {
-    opset: 13, producer: 'test', producerVersion: '0', metadata: {},
-    graph: {
-      name: 'linear',
-      inputs: [{ name: 'x', elemType: 1, shape: ['batch', 1, H, W] }],
-      outputs: [{ name: 'score', elemType: 1, shape: ['batch', 1] }],
-      initializers: [
-        { name: 'w', dataType: 1, dims: [1, 1, H, W], raw: raw(weights, 'f') },
-        { name: 'axes', dataType: 7, dims: [3], raw: raw([1, 2, 3], 'i') },
-      ],
-      nodes: [
-        { name: 'mul', opType: 'Mul', inputs: ['x', 'w'], outputs: ['xw'], attributes: [] },
-        { name: 'sum', opType: 'ReduceSum', inputs: ['xw', 'axes'], outputs: ['score'], attributes: [{ name: 'keepdims', kind: 'int', value: 0 }] },
-      ],
-    },
-  };
-}
-
-const spec = parseSpec({
-  name: 'linear', task: 'other',
-  input: { name: 'x', width: W, height: H, layout: 'NCHW', color: 'gray', normalise: { scale: 1, offset: 0 } },
-  heads: [{ name: 'score', task: 'other', output: 'score', confidence: 'value' }],
-}, 'test');
-
-/** Five points, two with overlapping canonical squares, one outside I (dropped by the plan). */
-const corr: Correspondence = {
-  image: Float32Array.from([2, 2, 5, 5, 4.6, 5.2, 1, 7, 9, 3]),
-  canonical: Float32Array.from([4, 4, 10, 10, 11, 10, 2, 14, 8, 8]),
-  count: 5,
-  canonicalSize: 16,
-};
-
-const image = Float32Array.from({ length: W * H }, (_, p) => 100 + ((p * 37) % 50));
+const weights = LINEAR;
+const spec = TINY_SPEC;
+const corr = CORR;
+const image = IMAGE;
 
 async function session(batch: number) {
   const dir = mkdtempSync(join(tmpdir(), 'csm-alg1-'));
-  writeFileSync(join(dir, 'linear.onnx'), encodeModel(linearModel()));
+  writeFileSync(join(dir, 'linear.onnx'), tinyModelBytes());
   return cpuEngine.open(await resolveModel(join(dir, 'linear.onnx'), spec), { batch });
 }
 
