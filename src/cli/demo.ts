@@ -3,7 +3,8 @@
  * npm packages, the default models, a CMS per task (expression, gender, age, identity by
  * verification, Eq. 8), a few CIS examples, and an index.html that shows them.
  */
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
+import { writeFileAtomic } from '../index.js';
 import { basename, extname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
@@ -105,7 +106,7 @@ export async function demoCommand(args: string[]): Promise<number> {
   const idDir = join(out, 'identity');
   await mkdir(idDir, { recursive: true });
   const pairsFile = join(idDir, 'pairs.csv');
-  await writeFile(pairsFile, `image1,image2,same\n${pairs.map((p) => `${p.a},${p.b},${p.same ? 1 : 0}`).join('\n')}\n`);
+  await writeFileAtomic(pairsFile, `image1,image2,same\n${pairs.map((p) => `${p.a},${p.b},${p.same ? 1 : 0}`).join('\n')}\n`);
   {
     const setup = await createExplainSetup({ ...common, model: 'mobileface' });
     const progress = new Progress('identity');

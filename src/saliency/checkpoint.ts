@@ -15,17 +15,18 @@
  *   load back bit for bit.
  *
  * Atomicity: each file is written to a temporary name in the same directory (same file system),
- * flushed to disk, then renamed over its final name; the .npy files first, the JSON last. The JSON
- * records the SHA-256 of the exact bytes of both .npy files, so a checkpoint torn by a crash
- * between the renames (new .npy files with the old JSON, or one new .npy file) fails to load with
- * a hash mismatch instead of loading wrong data. Such a crash does lose the previous checkpoint;
- * a caller that must always keep a loadable one can alternate between two directories.
+ * flushed to disk, then renamed over its final name (io/atomic.ts); the .npy files first, the JSON
+ * last. The JSON records the SHA-256 of the exact bytes of both .npy files, so a checkpoint torn by
+ * a crash between the renames (new .npy files with the old JSON, or one new .npy file) fails to
+ * load with a hash mismatch instead of loading wrong data. Such a crash does lose the previous
+ * checkpoint; a caller that must always keep a loadable one can alternate between two directories.
  */
-import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CsmError } from '../errors.js';
 import { readNpy, writeNpy } from '../image/npy.js';
+import { OutputWriteError, writeFilesAtomic, type AtomicWriteOptions } from '../io/atomic.js';
 import { CmsAccumulator, type CmsConvergencePoint } from './cms.js';
 
 export const CHECKPOINT_FORMAT = 'csm-cms-checkpoint';
@@ -65,45 +66,12 @@ function sha256(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex');
 }
 
-/** Writes bytes to a temporary file in `dir`, flushes it, and renames it to `dir/name`. */
-async function writeAtomic(dir: string, name: string, bytes: Uint8Array): Promise<void> {
-  const final = join(dir, name);
-  const temp = join(dir, `.${name}.tmp-${process.pid}-${randomBytes(6).toString('hex')}`);
-  try {
-    const fh = await open(temp, 'wx');
-    try {
-      await fh.writeFile(bytes);
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await rename(temp, final);
-  } catch (e) {
-    await rm(temp, { force: true }).catch(() => undefined);
-    throw new CheckpointError(final, (e as Error).message, { cause: e, action: 'save' });
-  }
-}
-
-/** Flushes the directory entry (the renames) where the platform allows it. */
-async function syncDir(dir: string): Promise<void> {
-  try {
-    const fh = await open(dir, 'r');
-    try {
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-  } catch {
-    // Not supported on every platform (e.g. Windows); the renames are still atomic.
-  }
-}
-
 /**
  * Saves `acc` into `dir` (created if missing) as cms-sum.npy, cms-coverage.npy and cms-state.json,
  * atomically (see the module comment). `extra` is any JSON-serialisable object (run parameters,
  * the image list still to do, …) and comes back from {@link loadAccumulator} as saved.
  */
-export async function saveAccumulator(dir: string, acc: CmsAccumulator, extra: object = {}): Promise<void> {
+export async function saveAccumulator(dir: string, acc: CmsAccumulator, extra: object = {}, options: AtomicWriteOptions = {}): Promise<void> {
   const statePath = join(dir, STATE_FILE);
   let extraJson: unknown;
   try {
@@ -146,11 +114,18 @@ export async function saveAccumulator(dir: string, acc: CmsAccumulator, extra: o
   } catch (e) {
     throw new CheckpointError(dir, `cannot create the directory: ${(e as Error).message}`, { cause: e, action: 'save' });
   }
-  await writeAtomic(dir, SUM_FILE, sumBytes);
-  await writeAtomic(dir, COVERAGE_FILE, coverageBytes);
-  await syncDir(dir);
-  await writeAtomic(dir, STATE_FILE, stateBytes);
-  await syncDir(dir);
+  // All three temporary files are written (after a free-space check) before the renames: the
+  // arrays first, the JSON that records their hashes last.
+  try {
+    await writeFilesAtomic([
+      { path: join(dir, SUM_FILE), data: sumBytes },
+      { path: join(dir, COVERAGE_FILE), data: coverageBytes },
+      { path: statePath, data: stateBytes },
+    ], options);
+  } catch (e) {
+    if (e instanceof OutputWriteError) throw new CheckpointError(e.file, e.reason, { cause: e, action: 'save' });
+    throw e;
+  }
 }
 
 async function readBytes(path: string): Promise<Uint8Array> {
