@@ -78,7 +78,7 @@ export async function ablateCommand(args: string[]): Promise<number> {
   if (values.help) { print(ABLATE_HELP); return EXIT.ok; }
   if (!values.images) throw new UsageError('ablate needs --images DIR|LIST');
   const studies = parseStudies(values.studies);
-  const setup = await setupExplain(values);
+  const setup = await setupExplain(values, { finished: ['ablate.json'] });
   try {
     const files = await listImages(values.images);
     const report = await ablationReport(setup, files, studies, values.patches, values.quiet ?? false);

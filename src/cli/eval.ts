@@ -63,7 +63,7 @@ export async function evalCommand(args: string[]): Promise<number> {
   const sanitySteps = values.sanity === undefined ? 0 : Number(values.sanity);
   if (!Number.isInteger(sanitySteps) || sanitySteps < 0 || sanitySteps > 100) throw new UsageError(`--sanity takes a number of steps from 1 to 100, got "${values.sanity}"`);
   const studies = values.ablate === undefined ? [] : parseStudies(values.ablate === 'all' ? undefined : values.ablate);
-  const setup = await setupExplain(values);
+  const setup = await setupExplain(values, { finished: ['eval.json', ...(values.cms ? [] : ['cms.json'])] });
   const progress = new Progress('eval', !values.quiet);
   let methods: SaliencyMethod[] = [];
   try {
