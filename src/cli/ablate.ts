@@ -1,5 +1,6 @@
 /** `csm ablate`: alignment, patch size and number of images ablations (the paper's Section 5). */
-import { writeFileAtomic } from '../index.js';
+// Every output file is written atomically after a free-space check (io/atomic.ts).
+import { writeFileAtomic as writeFile } from '../index.js';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
@@ -36,12 +37,12 @@ export async function ablationReport(setup: ExplainSetup, files: string[], studi
   const say = (s: string): void => { if (!quiet) process.stderr.write(`${s}\n`); };
   const canonicalPng = async (name: string, map: Float32Array): Promise<void> => {
     const o = setup.space.frame ? canonicalOverlay(map, setup.space.frame, setup.space.face, { colormap: 'jet' }) : photoOverlay(setup.space.face, map, new Uint8Array(map.length).fill(1), { colormap: 'jet' });
-    await writeFileAtomic(join(setup.out, name), rgbaPng(withColorbar(o, { colormap: 'jet', range: o.range })));
+    await writeFile(join(setup.out, name), rgbaPng(withColorbar(o, { colormap: 'jet', range: o.range })));
   };
   if (studies.includes('alignment')) {
     say('ablate: alignment…');
     const a = await alignmentAblation(setup.explainer, files);
-    await writeFileAtomic(join(setup.out, 'ablate-alignment-none.png'), rgbaPng(heatmapWithColorbar(a.none, a.inputSize, { colormap: 'jet' })));
+    await writeFile(join(setup.out, 'ablate-alignment-none.png'), rgbaPng(heatmapWithColorbar(a.none, a.inputSize, { colormap: 'jet' })));
     await canonicalPng('ablate-alignment-keypoint.png', a.keypoint);
     await canonicalPng('ablate-alignment-canonical.png', a.canonical);
     const table = ['| alignment | agreement of per-image maps (mean pairwise r) |', '|---|---:|', `| none (model input) | ${a.agreement.none.toFixed(3)} |`, `| 5-keypoint similarity | ${a.agreement.keypoint.toFixed(3)} |`, `| canonical (dense) | ${a.agreement.canonical.toFixed(3)} |`].join('\n');
@@ -64,7 +65,7 @@ export async function ablationReport(setup: ExplainSetup, files: string[], studi
   if (studies.includes('images')) {
     say('ablate: number of images…');
     const i = await imagesAblation(setup.explainer, files);
-    await writeFileAtomic(join(setup.out, 'ablate-images.png'), rgbaPng(lineChart(i.counts.map((n, k) => [n, i.spearmanToAll[k]!]))));
+    await writeFile(join(setup.out, 'ablate-images.png'), rgbaPng(lineChart(i.counts.map((n, k) => [n, i.spearmanToAll[k]!]))));
     const table = ['| images | Spearman ρ with the CMS of all | change when the n-th is added |', '|---:|---:|---:|', ...i.counts.map((n, k) => `| ${n} | ${i.spearmanToAll[k]!.toFixed(3)} | ${i.change[k]!.toExponential(2)} |`)].join('\n');
     md.push(`## Number of images\n\n${table}`);
     json['images'] = i;
@@ -82,8 +83,8 @@ export async function ablateCommand(args: string[]): Promise<number> {
   try {
     const files = await listImages(values.images);
     const report = await ablationReport(setup, files, studies, values.patches, values.quiet ?? false);
-    await writeFileAtomic(join(setup.out, 'ablate.md'), `${report.markdown}\n`);
-    await writeFileAtomic(join(setup.out, 'ablate.json'), `${JSON.stringify({ ...report.json, params: setup.params, run: runInfo(setup) }, null, 2)}\n`);
+    await writeFile(join(setup.out, 'ablate.md'), `${report.markdown}\n`);
+    await writeFile(join(setup.out, 'ablate.json'), `${JSON.stringify({ ...report.json, params: setup.params, run: runInfo(setup) }, null, 2)}\n`);
     await writeHtmlIndex(setup.out, { title: `csm ablate: ${setup.model.spec.name}`, sections: report.sections, params: setup.params });
     print(`${report.markdown}\n→ ${join(setup.out, 'index.html')}`);
   } finally {

@@ -1,5 +1,6 @@
 /** `csm align PHOTO… --out DIR`: detection, mesh and canonical warp of photos, as pictures and JSON. */
-import { writeFileAtomic } from '../index.js';
+// Every output file is written atomically after a free-space check (io/atomic.ts).
+import { writeFileAtomic as writeFile } from '../index.js';
 import { basename, extname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
@@ -56,15 +57,15 @@ export async function alignCommand(args: string[]): Promise<number> {
         const photo = await readImage(file);
         const faces = await aligner.align(photo, file, { face, minScore });
         const outputs = [join(values.out, `${stem}-mesh.png`), join(values.out, `${stem}-align.json`)];
-        await writeFileAtomic(outputs[0]!, encodePng(photo.width, photo.height, meshOverlay(photo, faces.map((f) => f.mesh), model.triangles)));
+        await writeFile(outputs[0]!, encodePng(photo.width, photo.height, meshOverlay(photo, faces.map((f) => f.mesh), model.triangles)));
         for (const f of faces) {
           const canonical = warpToCanonical(photo, meshXYFromXYZ(f.mesh.points), frame);
           const out = join(values.out, `${stem}${f.rank === 1 ? '' : `-face${f.rank}`}-canonical.png`);
-          await writeFileAtomic(out, encodePng(size, size, rgbToRgba8(canonical)));
+          await writeFile(out, encodePng(size, size, rgbToRgba8(canonical)));
           outputs.push(out);
           for (const w of f.warnings) warn(`warning: ${w}`);
         }
-        await writeFileAtomic(outputs[1]!, `${JSON.stringify({
+        await writeFile(outputs[1]!, `${JSON.stringify({
           file, width: photo.width, height: photo.height, face: values.face ?? 'largest', minScore, canonicalSize: size,
           faces: faces.map((f) => ({
             rank: f.rank, box: f.mesh.detection.box, score: f.mesh.detection.score, presence: f.mesh.presence, warnings: f.warnings,

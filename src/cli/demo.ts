@@ -4,7 +4,8 @@
  * verification, Eq. 8), a few CIS examples, and an index.html that shows them.
  */
 import { mkdir } from 'node:fs/promises';
-import { writeFileAtomic } from '../index.js';
+// Every output file is written atomically after a free-space check (io/atomic.ts).
+import { writeFileAtomic as writeFile } from '../index.js';
 import { basename, extname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
@@ -117,7 +118,7 @@ async function runDemo(out: string, stride: string, backend: string | undefined)
   const idDir = join(out, 'identity');
   await mkdir(idDir, { recursive: true });
   const pairsFile = join(idDir, 'pairs.csv');
-  await writeFileAtomic(pairsFile, `image1,image2,same\n${pairs.map((p) => `${p.a},${p.b},${p.same ? 1 : 0}`).join('\n')}\n`);
+  await writeFile(pairsFile, `image1,image2,same\n${pairs.map((p) => `${p.a},${p.b},${p.same ? 1 : 0}`).join('\n')}\n`);
   {
     const setup = await createExplainSetup({ ...common, model: 'mobileface' });
     const progress = new Progress('identity');

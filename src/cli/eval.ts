@@ -1,5 +1,6 @@
 /** `csm eval`: CMS against baselines with the paper's faithfulness metrics (Section 4.2). */
-import { writeFileAtomic } from '../index.js';
+// Every output file is written atomically after a free-space check (io/atomic.ts).
+import { writeFileAtomic as writeFile } from '../index.js';
 import { basename, extname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
@@ -95,14 +96,14 @@ export async function evalCommand(args: string[]): Promise<number> {
         for (const [k, h] of heatmaps.entries()) {
           const overlay = photoOverlay(prepared.image, h, new Uint8Array(h.length).fill(1), { colormap: 'jet', range: [0, Math.max(...h) || 1] });
           const name = `eval-${figuresDone}-${basename(file, extname(file)).replace(/[^\w.-]/g, '_')}-${methods[k]!.name.toLowerCase()}.png`;
-          await writeFileAtomic(join(setup.out, name), rgbaPng(withColorbar(overlay, { colormap: 'jet', range: overlay.range })));
+          await writeFile(join(setup.out, name), rgbaPng(withColorbar(overlay, { colormap: 'jet', range: overlay.range })));
           figureFiles.push({ file: name, caption: `${basename(file)}: ${methods[k]!.name}` });
         }
       },
     });
     const table = evaluationMarkdown(result);
     const groups = [result.scores.map((s) => s.averageDrop), result.scores.map((s) => s.increase), result.scores.map((s) => s.win)];
-    await writeFileAtomic(join(setup.out, 'eval-metrics.png'), rgbaPng(barChart(groups, { max: 100 })));
+    await writeFile(join(setup.out, 'eval-metrics.png'), rgbaPng(barChart(groups, { max: 100 })));
     const camLayer = cam.current();
     const layerNote = camLayer ? ` CAM layer: ${camLayer.name} [${camLayer.dims}].` : '';
     const extra = [
@@ -110,8 +111,8 @@ export async function evalCommand(args: string[]): Promise<number> {
       ...(studies.length ? [await ablationReport(setup, files, studies, undefined, values.quiet ?? false)] : []),
     ];
     const markdown = [table, ...extra.map((r) => r.markdown)].join('\n\n');
-    await writeFileAtomic(join(setup.out, 'eval.md'), `${markdown}\n`);
-    await writeFileAtomic(join(setup.out, 'eval.json'), `${JSON.stringify({ ...result, camLayer, metrics: METRICS, ...(sanitySteps ? { sanity: extra[0]!.json } : {}), ...(studies.length ? { ablations: extra[extra.length - 1]!.json } : {}), params: setup.params, run: runInfo(setup) }, null, 2)}\n`);
+    await writeFile(join(setup.out, 'eval.md'), `${markdown}\n`);
+    await writeFile(join(setup.out, 'eval.json'), `${JSON.stringify({ ...result, camLayer, metrics: METRICS, ...(sanitySteps ? { sanity: extra[0]!.json } : {}), ...(studies.length ? { ablations: extra[extra.length - 1]!.json } : {}), params: setup.params, run: runInfo(setup) }, null, 2)}\n`);
     await writeHtmlIndex(setup.out, {
       title: `csm eval: ${spec.name} on ${result.images.length} images`,
       sections: [

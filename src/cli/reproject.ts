@@ -1,5 +1,6 @@
 /** `csm reproject`: a canonical map (CIS or CMS) drawn onto photos through each face's mesh (Fig. 6 d). */
-import { writeFileAtomic } from '../index.js';
+// Every output file is written atomically after a free-space check (io/atomic.ts).
+import { writeFileAtomic as writeFile } from '../index.js';
 import { basename, extname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
@@ -53,8 +54,8 @@ export async function reprojectCommand(args: string[]): Promise<number> {
         const { values: onPhoto, mask } = warpToPhoto(map, frame, aligned!.mesh.points, photo.width, photo.height);
         const stem = join(out, `${basename(file, extname(file))}-reprojected`);
         const overlay = photoOverlay(photo, onPhoto, mask, { colormap });
-        await writeFileAtomic(`${stem}.png`, rgbaPng(withColorbar(overlay, { colormap, range: overlay.range })));
-        await writeFileAtomic(`${stem}.npy`, writeNpy({ dtype: 'float32', shape: [photo.height, photo.width], data: onPhoto }));
+        await writeFile(`${stem}.png`, rgbaPng(withColorbar(overlay, { colormap, range: overlay.range })));
+        await writeFile(`${stem}.npy`, writeNpy({ dtype: 'float32', shape: [photo.height, photo.width], data: onPhoto }));
         print(`${file} → ${stem}.png`);
       } catch (e) {
         if (!(e instanceof CsmError)) throw e;

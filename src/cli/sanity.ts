@@ -1,5 +1,6 @@
 /** `csm sanity`: the cascading model-randomisation sanity check for CMS (the paper's Fig. 8). */
-import { writeFileAtomic } from '../index.js';
+// Every output file is written atomically after a free-space check (io/atomic.ts).
+import { writeFileAtomic as writeFile } from '../index.js';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { canonicalOverlay, lineChart, listImages, photoOverlay, rgbaPng, runInfo, sanityCheck, withColorbar, writeHtmlIndex, type ReportSection } from '../index.js';
@@ -28,14 +29,14 @@ export async function sanityReport(setup: ExplainSetup, files: string[], steps: 
     : photoOverlay(setup.space.face, map, new Uint8Array(map.length).fill(1), { colormap: 'jet' }));
   const write = async (name: string, map: Float32Array): Promise<void> => {
     const o = overlay(map);
-    await writeFileAtomic(join(setup.out, name), rgbaPng(withColorbar(o, { colormap: 'jet', range: o.range })));
+    await writeFile(join(setup.out, name), rgbaPng(withColorbar(o, { colormap: 'jet', range: o.range })));
   };
   const result = await sanityCheck(setup.explainer, setup.model, files, steps, (m) => setup.open(m, { batch: setup.session.batch }), (s) => {
     if (!quiet) process.stderr.write(`sanity: ${s.layers} layers randomised: Spearman ${s.spearman.toFixed(3)}, SSIM ${s.ssim.toFixed(3)}\n`);
   });
   await write('sanity-original.png', result.original);
   for (const [k, s] of result.steps.entries()) await write(`sanity-step-${k + 1}.png`, s.map);
-  await writeFileAtomic(join(setup.out, 'sanity-curve.png'), rgbaPng(lineChart([[0, 1], ...result.steps.map((s) => [s.layers, s.spearman] as [number, number])])));
+  await writeFile(join(setup.out, 'sanity-curve.png'), rgbaPng(lineChart([[0, 1], ...result.steps.map((s) => [s.layers, s.spearman] as [number, number])])));
   const table = ['| layers randomised | Spearman ρ | SSIM |', '|---:|---:|---:|', '| 0 | 1 | 1 |', ...result.steps.map((s) => `| ${s.layers} / ${result.layers.length} | ${s.spearman.toFixed(3)} | ${s.ssim.toFixed(3)} |`)].join('\n');
   return {
     markdown: table,
@@ -58,8 +59,8 @@ export async function sanityCommand(args: string[]): Promise<number> {
   try {
     const files = await listImages(values.images);
     const report = await sanityReport(setup, files, steps, values.quiet ?? false);
-    await writeFileAtomic(join(setup.out, 'sanity.md'), `${report.markdown}\n`);
-    await writeFileAtomic(join(setup.out, 'sanity.json'), `${JSON.stringify({ ...report.json, params: setup.params, run: runInfo(setup), images: files }, null, 2)}\n`);
+    await writeFile(join(setup.out, 'sanity.md'), `${report.markdown}\n`);
+    await writeFile(join(setup.out, 'sanity.json'), `${JSON.stringify({ ...report.json, params: setup.params, run: runInfo(setup), images: files }, null, 2)}\n`);
     await writeHtmlIndex(setup.out, { title: `csm sanity: ${setup.model.spec.name}`, sections: report.sections, params: setup.params });
     if (values.json) printJson(report.json);
     else print(`${report.markdown}\n→ ${join(setup.out, 'index.html')}`);
