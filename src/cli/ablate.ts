@@ -1,5 +1,6 @@
 /** `csm ablate`: alignment, patch size and number of images ablations (the paper's Section 5). */
-import { writeFile } from 'node:fs/promises';
+// Every output file is written atomically after a free-space check (io/atomic.ts).
+import { writeFileAtomic as writeFile } from '../index.js';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
@@ -78,7 +79,7 @@ export async function ablateCommand(args: string[]): Promise<number> {
   if (values.help) { print(ABLATE_HELP); return EXIT.ok; }
   if (!values.images) throw new UsageError('ablate needs --images DIR|LIST');
   const studies = parseStudies(values.studies);
-  const setup = await setupExplain(values);
+  const setup = await setupExplain(values, { finished: ['ablate.json'] });
   try {
     const files = await listImages(values.images);
     const report = await ablationReport(setup, files, studies, values.patches, values.quiet ?? false);

@@ -1,11 +1,13 @@
 /** `csm align PHOTO… --out DIR`: detection, mesh and canonical warp of photos, as pictures and JSON. */
-import { mkdir, writeFile } from 'node:fs/promises';
+// Every output file is written atomically after a free-space check (io/atomic.ts).
+import { writeFileAtomic as writeFile } from '../index.js';
 import { basename, extname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
   canonicalFrame, encodePng, FaceAligner, loadCanonicalFaceModel, meshOverlay, meshXYFromXYZ, parseFaceChoice, readImage,
   rgbToRgba8, warpToCanonical, CsmError,
 } from '../index.js';
+import { openOutput } from './out.js';
 import { EXIT, UsageError, print, printJson, warn } from './output.js';
 
 export const ALIGN_HELP = `Usage: csm align PHOTO [PHOTO…] --out DIR [options]
@@ -18,6 +20,7 @@ the canonical frontal face. For every photo it writes:
 
 Options:
   --out DIR              output folder (created)                               [required]
+  --force                overwrite the NAME-align.json outputs of an earlier run
   --face largest|all|N   which face when a photo has several (N: N-th largest) [default: largest]
   --size N               side of the canonical image in pixels                 [default: 256]
   --min-score S          detector score threshold                              [default: 0.5]
@@ -29,7 +32,7 @@ code is 1 if any photo failed.`;
 export async function alignCommand(args: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args, allowPositionals: true,
-    options: { out: { type: 'string' }, face: { type: 'string' }, size: { type: 'string' }, 'min-score': { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+    options: { out: { type: 'string' }, force: { type: 'boolean' }, face: { type: 'string' }, size: { type: 'string' }, 'min-score': { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
   });
   if (values.help) { print(ALIGN_HELP); return EXIT.ok; }
   if (!positionals.length) throw new UsageError('align needs at least one PHOTO');
@@ -41,12 +44,13 @@ export async function alignCommand(args: string[]): Promise<number> {
   let face;
   try { face = parseFaceChoice(values.face ?? 'largest'); } catch (e) { throw new UsageError((e as Error).message); }
 
-  await mkdir(values.out, { recursive: true });
-  const model = await loadCanonicalFaceModel();
-  const frame = canonicalFrame(model, size);
-  const aligner = await FaceAligner.create();
+  const lock = await openOutput(values.out, { finished: positionals.map((f) => `${basename(f, extname(f))}-align.json`), force: values.force ?? false });
   const summary: { file: string; faces?: number; error?: string; outputs?: string[] }[] = [];
+  let aligner: FaceAligner | undefined;
   try {
+    const model = await loadCanonicalFaceModel();
+    const frame = canonicalFrame(model, size);
+    aligner = await FaceAligner.create();
     for (const file of positionals) {
       const stem = basename(file, extname(file));
       try {
@@ -77,7 +81,8 @@ export async function alignCommand(args: string[]): Promise<number> {
       }
     }
   } finally {
-    await aligner.dispose();
+    await aligner?.dispose();
+    await lock.release();
   }
   if (values.json) printJson(summary);
   return summary.some((s) => s.error) ? EXIT.failure : EXIT.ok;

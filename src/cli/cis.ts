@@ -25,7 +25,7 @@ export async function cisCommand(args: string[]): Promise<number> {
   const { values, positionals } = parseArgs({ args, allowPositionals: true, options: EXPLAIN_OPTIONS });
   if (values.help) { print(CIS_HELP); return EXIT.ok; }
   if (!positionals.length) throw new UsageError('cis needs at least one PHOTO');
-  const setup = await setupExplain(values);
+  const setup = await setupExplain(values, { finished: positionals.map((f) => `cis-${basename(f, extname(f))}.json`) });
   await mkdir(setup.out, { recursive: true });
   const summary: { file: string; prediction?: unknown; outputs?: string[]; error?: string; seconds?: number }[] = [];
   try {

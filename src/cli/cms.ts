@@ -25,7 +25,8 @@ Data:
 Run:
   --checkpoint-every N    save the accumulator every N images (0: only at the end)  [default: 25]
   --resume                continue the run checkpointed in DIR/checkpoint (exactly the same bytes
-                          as an uninterrupted run)
+                          as an uninterrupted run); without it (or --force) a DIR holding a
+                          checkpoint or a finished run is refused
   --save-cis N            also write the CIS outputs of the first N images             [default: 0]
 
 Writes cms.npy (float32 mean map), cms-jet.png, cms-turbo.png, cms-overlay.png,
@@ -57,7 +58,9 @@ export async function cmsCommand(args: string[]): Promise<number> {
   if (!Number.isInteger(saveCis) || saveCis < 0) throw new UsageError(`--save-cis takes a whole number ≥ 0, got "${values['save-cis']}"`);
   const tau = values.tau === undefined ? undefined : Number(values.tau);
   if (tau !== undefined && !(tau >= -1 && tau <= 1)) throw new UsageError(`--tau takes a cosine similarity in [-1, 1], got "${values.tau}"`);
-  const setup = await setupExplain(values);
+  // --out is refused if it holds a finished run (cms.json) or another run's checkpoint, unless
+  // --force (start over) or --resume (continue the checkpoint).
+  const setup = await setupExplain(values, { finished: ['cms.json'], checkpoint: join('checkpoint', 'cms-state.json'), resume: values.resume ?? false });
   const progress = new Progress('cms', !values.quiet);
   try {
     const head = setup.explainer.head;

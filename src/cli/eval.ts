@@ -1,5 +1,6 @@
 /** `csm eval`: CMS against baselines with the paper's faithfulness metrics (Section 4.2). */
-import { writeFile } from 'node:fs/promises';
+// Every output file is written atomically after a free-space check (io/atomic.ts).
+import { writeFileAtomic as writeFile } from '../index.js';
 import { basename, extname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
@@ -63,7 +64,7 @@ export async function evalCommand(args: string[]): Promise<number> {
   const sanitySteps = values.sanity === undefined ? 0 : Number(values.sanity);
   if (!Number.isInteger(sanitySteps) || sanitySteps < 0 || sanitySteps > 100) throw new UsageError(`--sanity takes a number of steps from 1 to 100, got "${values.sanity}"`);
   const studies = values.ablate === undefined ? [] : parseStudies(values.ablate === 'all' ? undefined : values.ablate);
-  const setup = await setupExplain(values);
+  const setup = await setupExplain(values, { finished: ['eval.json', ...(values.cms ? [] : ['cms.json'])] });
   const progress = new Progress('eval', !values.quiet);
   let methods: SaliencyMethod[] = [];
   try {

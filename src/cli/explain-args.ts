@@ -3,12 +3,12 @@
  * occlusion geometry, alignment, backend. Parsed once here so the commands stay thin.
  */
 import { existsSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
 import { basename } from 'node:path';
 import type { ParseArgsConfig } from 'node:util';
 import {
   configureVulkanIcd, createExplainSetup, DEFAULT_EXPLAIN, engineNames, parseFaceChoice, readSignature, type ExplainOptions, type ExplainSetup as LibraryExplainSetup,
 } from '../index.js';
+import { openOutput, type OutputGuard } from './out.js';
 import { UsageError, warn } from './output.js';
 import { SPEC_HELP, SPEC_OPTIONS, specFromFlags } from './spec-flags.js';
 
@@ -31,6 +31,7 @@ export const EXPLAIN_OPTIONS = {
   batch: { type: 'string' },
   threads: { type: 'string' },
   out: { type: 'string' },
+  force: { type: 'boolean' },
   json: { type: 'boolean' },
   quiet: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
@@ -63,7 +64,8 @@ Engine:
                                                                                   [default: auto]
   --threads N             CPU inference threads                          [default: all cores]
 Output:
-  --out DIR               output folder                                              [required]
+  --out DIR               output folder, checked and locked before any work       [required]
+  --force                 overwrite the outputs of a finished run in --out
   --json                  print a JSON summary
   --quiet                 no progress
 
@@ -84,13 +86,18 @@ function oneOf<T extends string>(v: string | undefined, flag: string, allowed: r
   return v as T;
 }
 
-/** The library's setup plus the output folder the command writes into. */
+/** The library's setup plus the output folder the command writes into (locked until dispose). */
 export interface ExplainSetup extends LibraryExplainSetup {
   out: string;
 }
 
-/** Parses the shared options and opens the run (createExplainSetup); usage errors name the flag. */
-export async function setupExplain(values: Values): Promise<ExplainSetup> {
+/**
+ * Parses the shared options and opens the run (createExplainSetup); usage errors name the flag.
+ * Before any model is loaded, --out is checked (not a file, creatable, writable), locked against a
+ * second run, and refused if it holds a finished run's outputs (`guard.finished`) without --force;
+ * the lock is released by dispose, or here if opening the run fails.
+ */
+export async function setupExplain(values: Values, guard: OutputGuard = {}): Promise<ExplainSetup> {
   if (!values.model) throw new UsageError('--model is required (a zoo name such as emotion, or FILE.onnx)');
   if (!values.out) throw new UsageError('--out DIR is required');
   let face;
@@ -115,12 +122,17 @@ export async function setupExplain(values: Values): Promise<ExplainSetup> {
   const icd = configureVulkanIcd(values['vulkan-icd']);
   if (icd.action === 'unavailable') warn(`--vulkan-icd ${values['vulkan-icd']}: ${icd.message}`);
   const threads = int(values.threads, '--threads', undefined, 1, 256);
-  await mkdir(values.out, { recursive: true });
-  const signature = existsSync(values.model) ? await readSignature(values.model) : undefined;
-  const spec = await specFromFlags(values, signature, basename(values.model, '.onnx'));
-  const setup = await createExplainSetup({
-    model: values.model, ...(spec ? { spec } : {}), explain, ...(values.alignment ? { alignment: values.alignment } : {}),
-    backend: values.backend ?? 'auto', ...(batch ? { batch } : {}), ...(threads ? { threads } : {}),
-  });
-  return { ...setup, out: values.out };
+  const lock = await openOutput(values.out, { ...guard, force: values.force ?? false });
+  try {
+    const signature = existsSync(values.model) ? await readSignature(values.model) : undefined;
+    const spec = await specFromFlags(values, signature, basename(values.model, '.onnx'));
+    const setup = await createExplainSetup({
+      model: values.model, ...(spec ? { spec } : {}), explain, ...(values.alignment ? { alignment: values.alignment } : {}),
+      backend: values.backend ?? 'auto', ...(batch ? { batch } : {}), ...(threads ? { threads } : {}),
+    });
+    return { ...setup, out: values.out, async dispose() { try { await setup.dispose(); } finally { await lock.release(); } } };
+  } catch (e) {
+    await lock.release();
+    throw e;
+  }
 }

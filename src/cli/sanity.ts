@@ -1,5 +1,6 @@
 /** `csm sanity`: the cascading model-randomisation sanity check for CMS (the paper's Fig. 8). */
-import { writeFile } from 'node:fs/promises';
+// Every output file is written atomically after a free-space check (io/atomic.ts).
+import { writeFileAtomic as writeFile } from '../index.js';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { canonicalOverlay, lineChart, listImages, photoOverlay, rgbaPng, runInfo, sanityCheck, withColorbar, writeHtmlIndex, type ReportSection } from '../index.js';
@@ -54,7 +55,7 @@ export async function sanityCommand(args: string[]): Promise<number> {
   if (!values.images) throw new UsageError('sanity needs --images DIR|LIST');
   const steps = Number(values.steps ?? 6);
   if (!Number.isInteger(steps) || steps < 1 || steps > 100) throw new UsageError(`--steps takes a whole number from 1 to 100, got "${values.steps}"`);
-  const setup = await setupExplain(values);
+  const setup = await setupExplain(values, { finished: ['sanity.json'] });
   try {
     const files = await listImages(values.images);
     const report = await sanityReport(setup, files, steps, values.quiet ?? false);

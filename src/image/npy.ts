@@ -11,7 +11,8 @@
  * little-endian, C order, header padded with spaces so that the data starts at a multiple of 64
  * bytes.
  */
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
+import { OutputWriteError, writeFileAtomic } from '../io/atomic.js';
 import { CsmError } from '../errors.js';
 
 export type NpyDtype = 'float32' | 'float64' | 'int32' | 'int64' | 'uint8' | 'int16' | 'uint16';
@@ -337,12 +338,16 @@ export function writeNpy(array: NpyInput, file = '<memory>'): Uint8Array {
   return out;
 }
 
-/** Writes an array to a .npy file; failures raise NpyError naming the path. */
+/**
+ * Writes an array to a .npy file, atomically (temporary file, fsync, rename: io/atomic.ts); a
+ * failed write raises NpyError naming the path and leaves no partial file.
+ */
 export async function writeNpyFile(path: string, array: NpyInput): Promise<void> {
   const bytes = writeNpy(array, path);
   try {
-    await writeFile(path, bytes);
+    await writeFileAtomic(path, bytes);
   } catch (e) {
-    throw new NpyError(path, (e as Error).message, { cause: e, action: 'write' });
+    if (e instanceof OutputWriteError) throw new NpyError(path, e.reason, { cause: e, action: 'write' });
+    throw e;
   }
 }

@@ -4,7 +4,8 @@
  * output records how it was made). All caller text is escaped; only a table given as HTML is
  * inserted as is, since the caller built it.
  */
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
+import { writeFileAtomic } from '../io/atomic.js';
 import path from 'node:path';
 
 export interface ReportImage {
@@ -122,10 +123,10 @@ export function renderHtml(spec: ReportSpec): string {
   ].join('\n');
 }
 
-/** Writes `dir/index.html` (creating dir) and returns its path. */
+/** Writes `dir/index.html` (creating dir) atomically (io/atomic.ts) and returns its path. */
 export async function writeHtmlIndex(dir: string, spec: ReportSpec): Promise<string> {
   await mkdir(dir, { recursive: true });
   const file = path.join(dir, 'index.html');
-  await writeFile(file, renderHtml(spec), 'utf8');
+  await writeFileAtomic(file, renderHtml(spec));
   return file;
 }

@@ -9,27 +9,36 @@
  *   no uint32; coverage ≤ images, and saving refuses (CsmError) an accumulator with a coverage
  *   above 2^31 − 1 (two billion images, far beyond any run), so int32 holds it exactly and reads
  *   as a plain integer array in NumPy. Loading refuses negative values.
- * - `cms-state.json`: `{ format: "csm-cms-checkpoint", version: 1, size, images, bound, ids,
- *   convergence, files: { "cms-sum.npy": { sha256, bytes }, "cms-coverage.npy": {…} }, extra }`.
- *   The numbers are JSON doubles, which JavaScript writes in shortest round-trip form, so they
- *   load back bit for bit.
+ * - `cms-state.json`: `{ format: "csm-cms-checkpoint", version: 2, size, images, bound, ids,
+ *   convergence, files: { "cms-sum.npy": { sha256, bytes }, "cms-coverage.npy": {…} }, extra,
+ *   stateSha256 }`. The numbers are JSON doubles, which JavaScript writes in shortest round-trip
+ *   form, so they load back bit for bit.
+ *
+ * Integrity (version 2): `stateSha256` is the SHA-256 of the canonical JSON (keys sorted, no
+ * spaces; {@link canonicalJson}) of the state without that field. Together with the hashes of
+ * both arrays that it covers, any change to any file of a checkpoint (an edited `next`, id, count
+ * or option, a flipped byte) is refused on load with a message naming the file. This detects
+ * edits and corruption, not a forger: whoever edits the JSON can recompute the hash, which is why
+ * a run also checks that the contents agree with each other (resume.ts). Version 1 checkpoints
+ * (no `stateSha256`) are refused with a message saying so.
  *
  * Atomicity: each file is written to a temporary name in the same directory (same file system),
- * flushed to disk, then renamed over its final name; the .npy files first, the JSON last. The JSON
- * records the SHA-256 of the exact bytes of both .npy files, so a checkpoint torn by a crash
- * between the renames (new .npy files with the old JSON, or one new .npy file) fails to load with
- * a hash mismatch instead of loading wrong data. Such a crash does lose the previous checkpoint;
- * a caller that must always keep a loadable one can alternate between two directories.
+ * flushed to disk, then renamed over its final name (io/atomic.ts); the .npy files first, the JSON
+ * last. The JSON records the SHA-256 of the exact bytes of both .npy files, so a checkpoint torn by
+ * a crash between the renames (new .npy files with the old JSON, or one new .npy file) fails to
+ * load with a hash mismatch instead of loading wrong data. Such a crash does lose the previous
+ * checkpoint; a caller that must always keep a loadable one can alternate between two directories.
  */
-import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CsmError } from '../errors.js';
 import { readNpy, writeNpy } from '../image/npy.js';
+import { OutputWriteError, writeFilesAtomic, type AtomicWriteOptions } from '../io/atomic.js';
 import { CmsAccumulator, type CmsConvergencePoint } from './cms.js';
 
 export const CHECKPOINT_FORMAT = 'csm-cms-checkpoint';
-export const CHECKPOINT_VERSION = 1;
+export const CHECKPOINT_VERSION = 2;
 export const SUM_FILE = 'cms-sum.npy';
 export const COVERAGE_FILE = 'cms-coverage.npy';
 export const STATE_FILE = 'cms-state.json';
@@ -59,43 +68,32 @@ interface StateJson {
   convergence: CmsConvergencePoint[];
   files: Record<string, FileRecord>;
   extra: Record<string, unknown>;
+  /** SHA-256 of the canonical JSON of the state without this field. */
+  stateSha256: string;
 }
 
 function sha256(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex');
 }
 
-/** Writes bytes to a temporary file in `dir`, flushes it, and renames it to `dir/name`. */
-async function writeAtomic(dir: string, name: string, bytes: Uint8Array): Promise<void> {
-  const final = join(dir, name);
-  const temp = join(dir, `.${name}.tmp-${process.pid}-${randomBytes(6).toString('hex')}`);
-  try {
-    const fh = await open(temp, 'wx');
-    try {
-      await fh.writeFile(bytes);
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await rename(temp, final);
-  } catch (e) {
-    await rm(temp, { force: true }).catch(() => undefined);
-    throw new CheckpointError(final, (e as Error).message, { cause: e, action: 'save' });
+/**
+ * The canonical JSON of a value: object keys sorted (by UTF-16 code units), no whitespace, members
+ * whose value is undefined left out, as JSON.stringify writes numbers and strings. Two values that
+ * JSON.parse(JSON.stringify(·)) maps to the same object have the same canonical JSON.
+ */
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map((v) => (v === undefined ? 'null' : canonicalJson(v))).join(',')}]`;
+  if (typeof value === 'object' && value !== null) {
+    const o = value as Record<string, unknown>;
+    return `{${Object.keys(o).sort().filter((k) => o[k] !== undefined).map((k) => `${JSON.stringify(k)}:${canonicalJson(o[k])}`).join(',')}}`;
   }
+  return JSON.stringify(value) ?? 'null';
 }
 
-/** Flushes the directory entry (the renames) where the platform allows it. */
-async function syncDir(dir: string): Promise<void> {
-  try {
-    const fh = await open(dir, 'r');
-    try {
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-  } catch {
-    // Not supported on every platform (e.g. Windows); the renames are still atomic.
-  }
+/** The `stateSha256` of a checkpoint state: SHA-256 of the canonical JSON of the state without that field. */
+export function checkpointStateSha256(state: object): string {
+  const { stateSha256: _, ...rest } = state as Record<string, unknown>;
+  return createHash('sha256').update(canonicalJson(rest)).digest('hex');
 }
 
 /**
@@ -103,7 +101,7 @@ async function syncDir(dir: string): Promise<void> {
  * atomically (see the module comment). `extra` is any JSON-serialisable object (run parameters,
  * the image list still to do, …) and comes back from {@link loadAccumulator} as saved.
  */
-export async function saveAccumulator(dir: string, acc: CmsAccumulator, extra: object = {}): Promise<void> {
+export async function saveAccumulator(dir: string, acc: CmsAccumulator, extra: object = {}, options: AtomicWriteOptions = {}): Promise<void> {
   const statePath = join(dir, STATE_FILE);
   let extraJson: unknown;
   try {
@@ -125,7 +123,7 @@ export async function saveAccumulator(dir: string, acc: CmsAccumulator, extra: o
   const sumBytes = writeNpy({ dtype: 'float64', shape: [size, size], data: acc.sum.slice() }, join(dir, SUM_FILE));
   const coverageBytes = writeNpy({ dtype: 'int32', shape: [size, size], data: coverage }, join(dir, COVERAGE_FILE));
 
-  const state: StateJson = {
+  const state: Omit<StateJson, 'stateSha256'> = {
     format: CHECKPOINT_FORMAT,
     version: CHECKPOINT_VERSION,
     size,
@@ -139,18 +137,26 @@ export async function saveAccumulator(dir: string, acc: CmsAccumulator, extra: o
     },
     extra: extraJson as Record<string, unknown>,
   };
-  const stateBytes = new TextEncoder().encode(JSON.stringify(state, null, 1) + '\n');
+  const sealed: StateJson = { ...state, stateSha256: checkpointStateSha256(state) };
+  const stateBytes = new TextEncoder().encode(JSON.stringify(sealed, null, 1) + '\n');
 
   try {
     await mkdir(dir, { recursive: true });
   } catch (e) {
     throw new CheckpointError(dir, `cannot create the directory: ${(e as Error).message}`, { cause: e, action: 'save' });
   }
-  await writeAtomic(dir, SUM_FILE, sumBytes);
-  await writeAtomic(dir, COVERAGE_FILE, coverageBytes);
-  await syncDir(dir);
-  await writeAtomic(dir, STATE_FILE, stateBytes);
-  await syncDir(dir);
+  // All three temporary files are written (after a free-space check) before the renames: the
+  // arrays first, the JSON that records their hashes last.
+  try {
+    await writeFilesAtomic([
+      { path: join(dir, SUM_FILE), data: sumBytes },
+      { path: join(dir, COVERAGE_FILE), data: coverageBytes },
+      { path: statePath, data: stateBytes },
+    ], options);
+  } catch (e) {
+    if (e instanceof OutputWriteError) throw new CheckpointError(e.file, e.reason, { cause: e, action: 'save' });
+    throw e;
+  }
 }
 
 async function readBytes(path: string): Promise<Uint8Array> {
@@ -183,7 +189,21 @@ export async function loadAccumulator(dir: string): Promise<{ acc: CmsAccumulato
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return failState('not a JSON object');
   const state = raw as Partial<StateJson>;
   if (state.format !== CHECKPOINT_FORMAT) failState(`format is ${JSON.stringify(state.format)}, expected "${CHECKPOINT_FORMAT}"`);
+  if (state.version === 1) {
+    failState(
+      `it is a version 1 checkpoint, written by an older csm without an integrity hash, and this csm reads only version ${CHECKPOINT_VERSION}: ` +
+        'start a new run (or finish this one with the csm that wrote it)',
+    );
+  }
   if (state.version !== CHECKPOINT_VERSION) failState(`unsupported version ${JSON.stringify(state.version)} (this build reads version ${CHECKPOINT_VERSION})`);
+  if (typeof state.stateSha256 !== 'string') failState('it records no stateSha256 (integrity hash)');
+  const actual = checkpointStateSha256(state);
+  if (actual !== state.stateSha256) {
+    failState(
+      `its contents do not match its integrity hash (stateSha256 records ${state.stateSha256}, the contents hash to ${actual}): ` +
+        'the file was edited or corrupted, so it cannot be trusted; restore it or start a new run',
+    );
+  }
   const size = state.size;
   if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 1) return failState(`bad size ${JSON.stringify(size)}`);
   if (typeof state.files !== 'object' || state.files === null) failState('missing "files" record');

@@ -10,6 +10,7 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { CsmError, FatalError } from '../errors.js';
 import { loadAccumulator, saveAccumulator } from './checkpoint.js';
+import { checkResume } from './resume.js';
 import { CmsAccumulator } from './cms.js';
 import type { CisResult } from './explain.js';
 
@@ -70,16 +71,12 @@ export async function runCms(files: string[], explain: (item: string) => Promise
   let skipped: SkippedImage[] = [];
   let next = 0;
   const list = listHash(files);
-  const fingerprint = JSON.stringify(options.fingerprint);
+  const fingerprint = options.fingerprint;
   if (options.resume) {
     if (!existsSync(join(options.checkpointDir, 'cms-state.json'))) throw new CsmError(`--resume: no checkpoint in "${options.checkpointDir}"`);
     const loaded = await loadAccumulator(options.checkpointDir);
-    const extra = loaded.extra as { list?: string; fingerprint?: string; next?: number; skipped?: SkippedImage[] };
-    if (extra.list !== list) throw new CsmError(`--resume: the image list differs from the checkpointed run's (${options.checkpointDir})`);
-    if (extra.fingerprint !== fingerprint) throw new CsmError(`--resume: the model or options differ from the checkpointed run's (${options.checkpointDir}); start a new run instead`);
-    acc = loaded.acc;
-    next = extra.next ?? 0;
-    skipped = extra.skipped ?? [];
+    // Integrity, consistency (next, ids, skipped, list) and the options, each named when refused.
+    ({ acc, next, skipped } = checkResume(options.checkpointDir, loaded, { files, list, fingerprint }));
   }
   const resumedAt = next;
   const t0 = performance.now();

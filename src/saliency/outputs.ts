@@ -4,14 +4,15 @@
  * convergence chart, and a sidecar with the parameters, engine, versions, counts, predictions,
  * skipped files and image list). `computeCms` is the whole CMS run: job → accumulator → files.
  */
-import { writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { basename, extname, join } from 'node:path';
 import { CsmError } from '../errors.js';
 import { warpToPhoto } from '../face/warp.js';
 import { encodePng, rgbToRgba8 } from '../image/index.js';
+import { writeFilesAtomic } from '../io/atomic.js';
 import { lineChart } from '../report/chart.js';
 import { rgbaPng, withColorbar } from '../report/colorbar.js';
-import { coverageMask, writeCanonicalMap, type WrittenMap } from '../report/maps.js';
+import { canonicalMapFiles, coverageMask, type WrittenMap } from '../report/maps.js';
 import { photoOverlay } from '../report/overlay.js';
 import { reprojectToInput } from './cis.js';
 import { runCms, type CmsProgress, type CmsRunResult, type SkippedImage } from './cms-run.js';
@@ -21,27 +22,28 @@ import { runInfo, type ExplainSetup } from './setup.js';
 
 /**
  * Writes one CIS result into `dir` as `<stem>.npy`, the canonical-map figures and sidecar
- * (writeCanonicalMap), `<stem>-input.png` (the model input I) and `<stem>-photo.png` (the map on the
- * photo through the face's own mesh, or on I where csm did not align it). Returns the paths.
+ * (canonicalMapFiles), `<stem>-input.png` (the model input I) and `<stem>-photo.png` (the map on the
+ * photo through the face's own mesh, or on I where csm did not align it), all written together
+ * atomically after a free-space check (writeFilesAtomic). Returns the paths.
  */
 export async function writeCisOutputs(setup: ExplainSetup, dir: string, result: CisResult, stem: string): Promise<string[]> {
   const { space } = setup;
   const { cis, prepared, plan, prediction } = result;
-  const written = await writeCanonicalMap(dir, stem, cis.map, { ...space, mask: coverageMask(cis.count) }, {
+  const rendered = canonicalMapFiles(dir, stem, cis.map, { ...space, mask: coverageMask(cis.count) }, {
     kind: 'CIS', file: prepared.file, prediction, baseline: cis.baseline, points: plan.count, patch: plan.patch,
     canonicalPatch: plan.canonicalPatch, warnings: prepared.warnings, params: setup.params, run: runInfo(setup),
   });
-  const files = [...written.files];
   const image = prepared.image;
-  await writeFile(join(dir, `${stem}-input.png`), encodePng(image.width, image.height, rgbToRgba8(image)));
-  files.push(join(dir, `${stem}-input.png`));
   const onPhoto = prepared.meshXYZ && setup.explainer.frame
     ? { base: prepared.photo, ...warpToPhoto(cis.map, setup.explainer.frame, prepared.meshXYZ, prepared.photo.width, prepared.photo.height) }
     : (() => { const r = reprojectToInput(cis.map, plan); return { base: image, values: r.values, mask: r.count.map((c) => (c ? 1 : 0)) as unknown as Uint8Array }; })();
   const overlay = photoOverlay(onPhoto.base, onPhoto.values, onPhoto.mask, { colormap: 'jet' });
-  await writeFile(join(dir, `${stem}-photo.png`), rgbaPng(withColorbar(overlay, { colormap: 'jet', range: overlay.range })));
-  files.push(join(dir, `${stem}-photo.png`));
-  return files;
+  await mkdir(dir, { recursive: true });
+  return writeFilesAtomic([
+    ...rendered.outputs,
+    { path: join(dir, `${stem}-input.png`), data: encodePng(image.width, image.height, rgbToRgba8(image)) },
+    { path: join(dir, `${stem}-photo.png`), data: rgbaPng(withColorbar(overlay, { colormap: 'jet', range: overlay.range })) },
+  ]);
 }
 
 export interface CmsOutputInfo {
@@ -55,10 +57,11 @@ export interface CmsOutputInfo {
 
 /**
  * Writes a CMS run's outputs into `dir`: `cms-convergence.png` (the change of the map as images
- * were added, log scale) and, through writeCanonicalMap, `cms.npy`, `cms-jet.png`, `cms-turbo.png`,
+ * were added, log scale) and, through canonicalMapFiles, `cms.npy`, `cms-jet.png`, `cms-turbo.png`,
  * `cms-overlay.png`, `cms-regions.md` and `cms.json` (parameters, engine and versions, counts,
  * predictions, skipped files with causes, the image list and the convergence curve). The map is
- * masked to where any patch landed. Throws when every image was skipped.
+ * masked to where any patch landed. All are written as one atomic set after a free-space check
+ * (writeFilesAtomic). Throws when every image was skipped.
  */
 export async function writeCmsOutputs(setup: ExplainSetup, dir: string, run: CmsRunResult, info: CmsOutputInfo): Promise<WrittenMap> {
   const { acc } = run;
@@ -67,14 +70,17 @@ export async function writeCmsOutputs(setup: ExplainSetup, dir: string, run: Cms
   if (acc.images === 0) throw new CsmError(`every image was skipped:\n  ${skipped.map((s) => `${s.file}: ${s.cause}`).join('\n  ')}`);
   const chart = join(dir, 'cms-convergence.png');
   const curve = acc.convergence.map((c) => [c.images, c.change] as [number, number]);
-  await writeFile(chart, rgbaPng(lineChart(curve, { logY: true })));
-  const written = await writeCanonicalMap(dir, 'cms', acc.mean(), { ...setup.space, mask: coverageMask(acc.coverage) }, {
+  const rendered = canonicalMapFiles(dir, 'cms', acc.mean(), { ...setup.space, mask: coverageMask(acc.coverage) }, {
     kind: 'CMS', task: info.task, mode: job.mode, params: setup.params, run: { ...runInfo(setup), seconds: run.seconds, resumedAt: run.resumedAt },
     counts: { listed: job.items.length + job.skippedBefore.length, explained: acc.images, skipped: skipped.length },
     predictions: run.resumedAt === 0 ? info.predictions : undefined,
     skipped, images: acc.ids, convergence: acc.convergence,
   });
-  return { ...written, files: [...written.files, chart] };
+  // Every file is encoded first, then all are written as one atomic set after one free-space
+  // check: a full disk leaves no truncated cms.npy or empty PNG, and the message names the file.
+  await mkdir(dir, { recursive: true });
+  const files = await writeFilesAtomic([...rendered.outputs, { path: chart, data: rgbaPng(lineChart(curve, { logY: true })) }]);
+  return { files, ...(rendered.regions ? { regions: rendered.regions } : {}) };
 }
 
 export interface ComputeCmsOptions {

@@ -4,7 +4,7 @@ import { mkdtemp, readFile, rm, writeFile, readdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CmsAccumulator, CMS_MAX_MAGNITUDE, CMS_SCALE, quantiseCms, type CmsInput } from '../../src/saliency/cms.js';
-import { loadAccumulator, saveAccumulator, CheckpointError } from '../../src/saliency/checkpoint.js';
+import { checkpointStateSha256, loadAccumulator, saveAccumulator, CheckpointError } from '../../src/saliency/checkpoint.js';
 import { CsmError } from '../../src/errors.js';
 import { mulberry32 as prng } from '../helpers/random.js';
 
@@ -282,14 +282,29 @@ test('(g) a corrupted or torn checkpoint fails to load, naming the file and the 
     await rejectsWith(loadAccumulator(dir), [/cms-coverage\.npy/, /missing/], 'missing npy');
     await rejectsWith(loadAccumulator(join(dir, 'nowhere')), [/cms-state\.json/, /missing/], 'missing state');
 
-    // bad version, size mismatch
+    // bad version; any edit of the state breaks its integrity hash
     const state = JSON.parse(await readFile(join(dir2, 'cms-state.json'), 'utf8'));
     await writeFile(join(dir2, 'cms-state.json'), JSON.stringify({ ...state, version: 99 }));
     await rejectsWith(loadAccumulator(dir2), [/cms-state\.json/, /version 99/], 'version');
-    await writeFile(join(dir2, 'cms-state.json'), JSON.stringify({ ...state, size: 32 }));
-    await rejectsWith(loadAccumulator(dir2), [/cms-sum\.npy/, /size mismatch/], 'size');
+    await writeFile(join(dir2, 'cms-state.json'), JSON.stringify({ ...state, version: 1 }));
+    await rejectsWith(loadAccumulator(dir2), [/cms-state\.json/, /version 1 checkpoint.*older csm.*start a new run/], 'old version');
     await writeFile(join(dir2, 'cms-state.json'), JSON.stringify({ ...state, images: 8 }));
+    await rejectsWith(loadAccumulator(dir2), [/cms-state\.json/, /do not match its integrity hash/, /edited or corrupted/], 'edited images');
+    await writeFile(join(dir2, 'cms-state.json'), JSON.stringify({ ...state, extra: { next: 3 } }));
+    await rejectsWith(loadAccumulator(dir2), [/cms-state\.json/, /integrity hash/], 'edited extra');
+    const { stateSha256: _, ...unsealed } = state;
+    await writeFile(join(dir2, 'cms-state.json'), JSON.stringify(unsealed));
+    await rejectsWith(loadAccumulator(dir2), [/cms-state\.json/, /no stateSha256/], 'hash removed');
+    // re-sealed edits (a forger recomputing the hash) still meet the structural checks
+    const reseal = (o: Record<string, unknown>): string => JSON.stringify({ ...o, stateSha256: checkpointStateSha256(o) });
+    await writeFile(join(dir2, 'cms-state.json'), reseal({ ...state, size: 32 }));
+    await rejectsWith(loadAccumulator(dir2), [/cms-sum\.npy/, /size mismatch/], 'size');
+    await writeFile(join(dir2, 'cms-state.json'), reseal({ ...state, images: 8 }));
     await rejectsWith(loadAccumulator(dir2), [/cms-state\.json/, /ids/], 'images vs ids');
+    // the hash does not depend on key order or spacing, only on the contents
+    const reordered = Object.fromEntries(Object.entries(state).reverse());
+    await writeFile(join(dir2, 'cms-state.json'), JSON.stringify(reordered));
+    assert.is((await loadAccumulator(dir2)).acc.images, 9, 'same contents, other key order');
     await writeFile(join(dir2, 'cms-state.json'), '{ not json');
     await rejectsWith(loadAccumulator(dir2), [/cms-state\.json/, /JSON/], 'bad json');
   } finally {

@@ -6,7 +6,8 @@
  * - uses ONNX opset 13 and ops that both onnxruntime-node and onnxruntime-web implement.
  * Non-image inputs (rank other than 4) keep their TF layout.
  */
-import { writeFile, mkdir } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
+import { writeFileAtomic } from '../../io/atomic.js';
 import { dirname } from 'node:path';
 import { ModelError, UnsupportedOpError } from '../../errors.js';
 import { encodeModel, type OnnxModel, type OnnxValueInfo } from '../onnx/model.js';
@@ -152,11 +153,11 @@ function neededNodes(model: TfGraphModel): Set<string> {
   return needed;
 }
 
-/** Reads model.json (+ shards) and writes the `.onnx` file. */
+/** Reads model.json (+ shards) and writes the `.onnx` file (atomically: io/atomic.ts). */
 export async function convertTfjsFile(modelJsonPath: string, outPath: string, options: ConvertOptions = {}): Promise<ConvertedModel> {
   const model = await loadTfjsGraphModel(modelJsonPath);
   const converted = convertTfjsGraph(model, options);
   await mkdir(dirname(outPath), { recursive: true });
-  await writeFile(outPath, encodeModel(converted.onnx));
+  await writeFileAtomic(outPath, encodeModel(converted.onnx));
   return converted;
 }
