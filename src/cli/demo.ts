@@ -7,7 +7,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { basename, extname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
-  classificationJob, computeCms, createExplainSetup, pairsJob, regionTableMarkdown, sampleFaces, samplePairs, topRegionsText, writeHtmlIndex,
+  classificationJob, computeCms, createExplainSetup, pairsJob, regionTableMarkdown, SAMPLE_INSTALL, sampleFaces, samplePairs, topRegionsText, writeHtmlIndex,
   type ExplainSetupOptions, type ReportSection, type RegionRow,
 } from '../index.js';
 import { EXIT, UsageError, print } from './output.js';
@@ -29,7 +29,9 @@ Options:
   --stride N     canonical grid spacing (larger: fewer occlusions, faster)       [default: 6]
   --backend B    engine                                                      [default: auto]
 
-On 2 CPU cores it takes a few minutes.`;
+On 2 CPU cores it takes a few minutes. The photos' packages are development dependencies of csm:
+a csm checkout has them after npm install; a project that installs csm adds them with
+  ${SAMPLE_INSTALL}`;
 
 interface TaskResult { section: ReportSection; summary: string }
 
