@@ -1,11 +1,14 @@
 /**
- * A tiny 5×7 bitmap font for labelling figures (colour-bar ticks): digits, the characters of a
- * number in JavaScript notation (- + . e E) and the few letters of "min", "max", "NaN".
- * Figures are written without a canvas library, so text has to be drawn pixel by pixel.
+ * A tiny 5×7 bitmap font for labelling figures (colour-bar ticks, chart axes and legends): printable
+ * ASCII and the few symbols figure labels use (ρ, φ, τ, ×, ·, −, ±). Figures are written without a
+ * canvas library, so text has to be drawn pixel by pixel.
  */
 import { blendPixel, type Rgba } from '../image/index.js';
 
-/** Rows of one glyph, top to bottom; '#' is ink. Glyphs may be narrower than 5 (e.g. '.'). */
+/**
+ * Rows of one glyph, top to bottom; '#' is ink. Glyphs may be narrower than 5 (e.g. '.'). Lower
+ * case sits on rows 2–6; descenders (g, j, p, q, y, ρ) take two more rows, below the line of text.
+ */
 const GLYPHS: Readonly<Record<string, readonly string[]>> = {
   '0': ['.###.', '#...#', '#..##', '#.#.#', '##..#', '#...#', '.###.'],
   '1': ['..#..', '.##..', '..#..', '..#..', '..#..', '..#..', '.###.'],
@@ -29,9 +32,82 @@ const GLYPHS: Readonly<Record<string, readonly string[]>> = {
   'x': ['.....', '.....', '#...#', '.#.#.', '..#..', '.#.#.', '#...#'],
   'N': ['#...#', '#...#', '##..#', '#.#.#', '#..##', '#...#', '#...#'],
   ' ': ['...', '...', '...', '...', '...', '...', '...'],
+  'A': ['.###.', '#...#', '#...#', '#####', '#...#', '#...#', '#...#'],
+  'B': ['####.', '#...#', '#...#', '####.', '#...#', '#...#', '####.'],
+  'C': ['.###.', '#...#', '#....', '#....', '#....', '#...#', '.###.'],
+  'D': ['####.', '#...#', '#...#', '#...#', '#...#', '#...#', '####.'],
+  'F': ['#####', '#....', '#....', '####.', '#....', '#....', '#....'],
+  'G': ['.###.', '#...#', '#....', '#.###', '#...#', '#...#', '.####'],
+  'H': ['#...#', '#...#', '#...#', '#####', '#...#', '#...#', '#...#'],
+  'I': ['###', '.#.', '.#.', '.#.', '.#.', '.#.', '###'],
+  'J': ['..###', '...#.', '...#.', '...#.', '...#.', '#..#.', '.##..'],
+  'K': ['#...#', '#..#.', '#.#..', '##...', '#.#..', '#..#.', '#...#'],
+  'L': ['#....', '#....', '#....', '#....', '#....', '#....', '#####'],
+  'M': ['#...#', '##.##', '#.#.#', '#.#.#', '#...#', '#...#', '#...#'],
+  'O': ['.###.', '#...#', '#...#', '#...#', '#...#', '#...#', '.###.'],
+  'P': ['####.', '#...#', '#...#', '####.', '#....', '#....', '#....'],
+  'Q': ['.###.', '#...#', '#...#', '#...#', '#.#.#', '#..#.', '.##.#'],
+  'R': ['####.', '#...#', '#...#', '####.', '#.#..', '#..#.', '#...#'],
+  'S': ['.####', '#....', '#....', '.###.', '....#', '....#', '####.'],
+  'T': ['#####', '..#..', '..#..', '..#..', '..#..', '..#..', '..#..'],
+  'U': ['#...#', '#...#', '#...#', '#...#', '#...#', '#...#', '.###.'],
+  'V': ['#...#', '#...#', '#...#', '#...#', '#...#', '.#.#.', '..#..'],
+  'W': ['#...#', '#...#', '#...#', '#.#.#', '#.#.#', '#.#.#', '.#.#.'],
+  'X': ['#...#', '#...#', '.#.#.', '..#..', '.#.#.', '#...#', '#...#'],
+  'Y': ['#...#', '#...#', '.#.#.', '..#..', '..#..', '..#..', '..#..'],
+  'Z': ['#####', '....#', '...#.', '..#..', '.#...', '#....', '#####'],
+  'b': ['#....', '#....', '#.##.', '##..#', '#...#', '#...#', '####.'],
+  'c': ['.....', '.....', '.###.', '#....', '#....', '#...#', '.###.'],
+  'd': ['....#', '....#', '.##.#', '#..##', '#...#', '#...#', '.####'],
+  'f': ['..##.', '.#..#', '.#...', '###..', '.#...', '.#...', '.#...'],
+  'g': ['.....', '.....', '.####', '#...#', '#...#', '#...#', '.####', '....#', '.###.'],
+  'h': ['#....', '#....', '#.##.', '##..#', '#...#', '#...#', '#...#'],
+  'j': ['...#', '....', '..##', '...#', '...#', '...#', '...#', '#..#', '.##.'],
+  'k': ['#...', '#...', '#..#', '#.#.', '##..', '#.#.', '#..#'],
+  'l': ['##.', '.#.', '.#.', '.#.', '.#.', '.#.', '###'],
+  'o': ['.....', '.....', '.###.', '#...#', '#...#', '#...#', '.###.'],
+  'p': ['.....', '.....', '####.', '#...#', '#...#', '#...#', '####.', '#....', '#....'],
+  'q': ['.....', '.....', '.####', '#...#', '#...#', '#...#', '.####', '....#', '....#'],
+  'r': ['.....', '.....', '#.##.', '##..#', '#....', '#....', '#....'],
+  's': ['.....', '.....', '.####', '#....', '.###.', '....#', '####.'],
+  't': ['.#...', '.#...', '###..', '.#...', '.#...', '.#..#', '..##.'],
+  'u': ['.....', '.....', '#...#', '#...#', '#...#', '#..##', '.##.#'],
+  'v': ['.....', '.....', '#...#', '#...#', '#...#', '.#.#.', '..#..'],
+  'w': ['.....', '.....', '#...#', '#...#', '#.#.#', '#.#.#', '.#.#.'],
+  'y': ['.....', '.....', '#...#', '#...#', '#...#', '#...#', '.####', '....#', '.###.'],
+  'z': ['.....', '.....', '#####', '...#.', '..#..', '.#...', '#####'],
+  ',': ['..', '..', '..', '..', '..', '.#', '#.'],
+  ':': ['.', '.', '#', '.', '.', '#', '.'],
+  ';': ['..', '..', '.#', '..', '..', '.#', '#.'],
+  '(': ['..#', '.#.', '#..', '#..', '#..', '.#.', '..#'],
+  ')': ['#..', '.#.', '..#', '..#', '..#', '.#.', '#..'],
+  '[': ['###', '#..', '#..', '#..', '#..', '#..', '###'],
+  ']': ['###', '..#', '..#', '..#', '..#', '..#', '###'],
+  '/': ['.....', '....#', '...#.', '..#..', '.#...', '#....', '.....'],
+  '%': ['##...', '##..#', '...#.', '..#..', '.#...', '#..##', '...##'],
+  "'": ['#', '#', '.', '.', '.', '.', '.'],
+  '"': ['#.#', '#.#', '...', '...', '...', '...', '...'],
+  '_': ['.....', '.....', '.....', '.....', '.....', '.....', '#####'],
+  '=': ['.....', '.....', '#####', '.....', '#####', '.....', '.....'],
+  '<': ['...#', '..#.', '.#..', '#...', '.#..', '..#.', '...#'],
+  '>': ['#...', '.#..', '..#.', '...#', '..#.', '.#..', '#...'],
+  '?': ['.###.', '#...#', '....#', '...#.', '..#..', '.....', '..#..'],
+  '!': ['#', '#', '#', '#', '#', '.', '#'],
+  '|': ['#', '#', '#', '#', '#', '#', '#'],
+  '&': ['.##..', '#..#.', '#.#..', '.#...', '#.#.#', '#..#.', '.##.#'],
+  '#': ['.#.#.', '.#.#.', '#####', '.#.#.', '#####', '.#.#.', '.#.#.'],
+  '*': ['.....', '..#..', '#.#.#', '.###.', '#.#.#', '..#..', '.....'],
+  '~': ['.....', '.....', '.#...', '#.#.#', '...#.', '.....', '.....'],
+  'ρ': ['.....', '.....', '.###.', '#...#', '#...#', '#...#', '####.', '#....', '#....'],
+  'φ': ['..#..', '..#..', '.###.', '#.#.#', '#.#.#', '.###.', '..#..'],
+  'τ': ['.....', '.....', '#####', '..#..', '..#..', '..#..', '..##.'],
+  '×': ['.....', '#...#', '.#.#.', '..#..', '.#.#.', '#...#', '.....'],
+  '·': ['.', '.', '.', '#', '.', '.', '.'],
+  '−': ['....', '....', '....', '####', '....', '....', '....'],
+  '±': ['..#..', '..#..', '#####', '..#..', '..#..', '.....', '#####'],
 };
 
-/** Glyph height in font pixels (multiply by the scale for image pixels). */
+/** Glyph height in font pixels without descenders (multiply by the scale for image pixels). */
 export const GLYPH_HEIGHT = 7;
 
 /** A character the font lacks is drawn as a hollow box ("tofu"), so the gap is visible, not silent. */
@@ -49,6 +125,26 @@ export function textWidth(text: string, scale = 1): number {
 }
 
 /**
+ * Calls `ink(u, v)` for each ink pixel of `text` at `scale`: u along the text from its start, v down
+ * from the top of the glyphs.
+ */
+function forEachInk(text: string, scale: number, ink: (u: number, v: number) => void): void {
+  if (!Number.isInteger(scale) || scale < 1) throw new RangeError(`text scale must be a positive integer, got ${scale}`);
+  let cu = 0;
+  for (const ch of text) {
+    const rows = glyph(ch);
+    for (let r = 0; r < rows.length; r++) {
+      const row = rows[r]!;
+      for (let c = 0; c < row.length; c++) {
+        if (row[c] !== '#') continue;
+        for (let dv = 0; dv < scale; dv++) for (let du = 0; du < scale; du++) ink(cu + c * scale + du, r * scale + dv);
+      }
+    }
+    cu += (rows[0]!.length + 1) * scale;
+  }
+}
+
+/**
  * Draws `text` with its top-left corner at (x, y) into an RGBA8 buffer; each font pixel becomes a
  * scale × scale block. Pixels outside the image are skipped.
  */
@@ -56,20 +152,20 @@ export function drawText(
   rgba: Uint8Array, width: number, height: number,
   x: number, y: number, text: string, color: Rgba, scale = 1,
 ): void {
-  if (!Number.isInteger(scale) || scale < 1) throw new RangeError(`text scale must be a positive integer, got ${scale}`);
-  let cx = Math.round(x);
+  const left = Math.round(x);
   const top = Math.round(y);
-  for (const ch of text) {
-    const rows = glyph(ch);
-    for (let r = 0; r < rows.length; r++) {
-      const row = rows[r]!;
-      for (let c = 0; c < row.length; c++) {
-        if (row[c] !== '#') continue;
-        for (let dy = 0; dy < scale; dy++) {
-          for (let dx = 0; dx < scale; dx++) blendPixel(rgba, width, height, cx + c * scale + dx, top + r * scale + dy, color);
-        }
-      }
-    }
-    cx += (rows[0]!.length + 1) * scale;
-  }
+  forEachInk(text, scale, (u, v) => blendPixel(rgba, width, height, left + u, top + v, color));
+}
+
+/**
+ * Draws `text` turned a quarter left, reading upwards (a y-axis label): its box, GLYPH_HEIGHT·scale
+ * wide and textWidth(text, scale) tall, has its top-left corner at (x, y).
+ */
+export function drawTextUp(
+  rgba: Uint8Array, width: number, height: number,
+  x: number, y: number, text: string, color: Rgba, scale = 1,
+): void {
+  const left = Math.round(x);
+  const bottom = Math.round(y) + textWidth(text, scale) - 1;
+  forEachInk(text, scale, (u, v) => blendPixel(rgba, width, height, left + v, bottom - u, color));
 }
