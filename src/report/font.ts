@@ -1,6 +1,6 @@
 /**
  * A tiny 5×7 bitmap font for labelling figures (colour-bar ticks, chart axes and legends): printable
- * ASCII and the few symbols figure labels use (ρ, φ, τ, ×, ·, −, ±). Figures are written without a
+ * ASCII and the few symbols figure labels use (ρ, φ, τ, ×, ·, −, ±, ‖). Figures are written without a
  * canvas library, so text has to be drawn pixel by pixel.
  */
 import { blendPixel, type Rgba } from '../image/index.js';
@@ -94,6 +94,7 @@ const GLYPHS: Readonly<Record<string, readonly string[]>> = {
   '?': ['.###.', '#...#', '....#', '...#.', '..#..', '.....', '..#..'],
   '!': ['#', '#', '#', '#', '#', '.', '#'],
   '|': ['#', '#', '#', '#', '#', '#', '#'],
+  '‖': ['#.#', '#.#', '#.#', '#.#', '#.#', '#.#', '#.#'],
   '&': ['.##..', '#..#.', '#.#..', '.#...', '#.#.#', '#..#.', '.##.#'],
   '#': ['.#.#.', '.#.#.', '#####', '.#.#.', '#####', '.#.#.', '.#.#.'],
   '*': ['.....', '..#..', '#.#.#', '.###.', '#.#.#', '..#..', '.....'],
