@@ -67,7 +67,7 @@ export async function writeCmsOutputs(setup: ExplainSetup, dir: string, run: Cms
   if (acc.images === 0) throw new CsmError(`every image was skipped:\n  ${skipped.map((s) => `${s.file}: ${s.cause}`).join('\n  ')}`);
   const chart = join(dir, 'cms-convergence.png');
   const curve = acc.convergence.map((c) => [c.images, c.change] as [number, number]);
-  await writeFile(chart, rgbaPng(lineChart(curve, { logY: true })));
+  await writeFile(chart, rgbaPng(lineChart(curve, { logY: true, xLabel: 'images in the CMS', yLabel: 'relative change of the CMS', label: '‖CMS(k) − CMS(k−1)‖ / ‖CMS(k)‖' })));
   const written = await writeCanonicalMap(dir, 'cms', acc.mean(), { ...setup.space, mask: coverageMask(acc.coverage) }, {
     kind: 'CMS', task: info.task, mode: job.mode, params: setup.params, run: { ...runInfo(setup), seconds: run.seconds, resumedAt: run.resumedAt },
     counts: { listed: job.items.length + job.skippedBefore.length, explained: acc.images, skipped: skipped.length },
