@@ -132,10 +132,14 @@ export function lineChart(data: [number, number][] | LineSeries[], opts: LineCha
   let [y0, y1] = all.length ? [Math.min(...all.map((p) => p[1])), Math.max(...all.map((p) => p[1]))] : [0, 1];
   if (x0 === x1) { x0 -= 1; x1 += 1; }
   if (y0 === y1) { y0 -= opts.logY ? 0.5 : Math.abs(y0) * 0.1 || 1; y1 += opts.logY ? 0.5 : Math.abs(y1) * 0.1 || 1; }
-  // Log axes tick at whole decades when the range spans one, else at round values of the exponent's range.
-  const yTicks = opts.logY && Math.floor(y1) - Math.ceil(y0) >= 1 ? niceTicks(Math.ceil(y0), Math.floor(y1), 5).filter(Number.isInteger) : niceTicks(y0, y1, 4);
-  const yText = (v: number): string => formatTick(opts.logY ? 10 ** v : v);
-  const xTicks = niceTicks(x0, x1, 6);
+  // A log axis ticks at whole decades when it spans two or more, else at round values.
+  const decades = opts.logY ? niceTicks(Math.ceil(y0), Math.floor(y1), 5).filter((v) => Number.isInteger(v) && v >= y0 && v <= y1) : [];
+  const yTicks = !opts.logY ? niceTicks(y0, y1, 4)
+    : decades.length >= 2 ? decades
+      : niceTicks(10 ** y0, 10 ** y1, 4).filter((v) => v > 0).map(Math.log10);
+  const yText = (v: number): string => formatTick(opts.logY ? Number((10 ** v).toPrecision(6)) : v);
+  // Whole-number data (counts of images, layers) ticks at whole numbers only.
+  const xTicks = all.every((p) => Number.isInteger(p[0])) ? niceTicks(x0, x1, Math.min(6, x1 - x0)).filter(Number.isInteger) : niceTicks(x0, x1, 6);
   const lg = legend(rgba, width, height, hasLegend ? labels : [], width - 40, 'line');
   const f = frame(width, height, { yTickWidth: Math.max(...yTicks.map((v) => textWidth(yText(v)))), xLabel: opts.xLabel, yLabel: opts.yLabel, legendHeight: lg.height, xTickRows: 1 });
   const px = (x: number): number => f.left + ((x - x0) / (x1 - x0)) * (f.right - f.left);

@@ -1,7 +1,7 @@
 /**
- * A tiny 5×7 bitmap font for labelling figures (colour-bar ticks, chart axes and legends): printable
- * ASCII and the few symbols figure labels use (ρ, φ, τ, ×, ·, −, ±, ‖). Figures are written without a
- * canvas library, so text has to be drawn pixel by pixel.
+ * A tiny 5×7 bitmap font for labelling figures (colour-bar ticks, chart axes and legends):
+ * printable ASCII and the few symbols figure labels use (ρ, φ, τ, ×, ·, −, ±, ‖). Figures are
+ * written without a canvas library, so text has to be drawn pixel by pixel.
  */
 import { blendPixel, type Rgba } from '../image/index.js';
 
@@ -99,6 +99,13 @@ const GLYPHS: Readonly<Record<string, readonly string[]>> = {
   '#': ['.#.#.', '.#.#.', '#####', '.#.#.', '#####', '.#.#.', '.#.#.'],
   '*': ['.....', '..#..', '#.#.#', '.###.', '#.#.#', '..#..', '.....'],
   '~': ['.....', '.....', '.#...', '#.#.#', '...#.', '.....', '.....'],
+  '$': ['..#..', '.####', '#.#..', '.###.', '..#.#', '####.', '..#..'],
+  '@': ['.###.', '#...#', '#.###', '#.#.#', '#.###', '#....', '.###.'],
+  '\\': ['.....', '#....', '.#...', '..#..', '...#.', '....#', '.....'],
+  '^': ['..#..', '.#.#.', '#...#', '.....', '.....', '.....', '.....'],
+  '`': ['#.', '.#', '..', '..', '..', '..', '..'],
+  '{': ['..#', '.#.', '.#.', '#..', '.#.', '.#.', '..#'],
+  '}': ['#..', '.#.', '.#.', '..#', '.#.', '.#.', '#..'],
   'ρ': ['.....', '.....', '.###.', '#...#', '#...#', '#...#', '####.', '#....', '#....'],
   'φ': ['..#..', '..#..', '.###.', '#.#.#', '#.#.#', '.###.', '..#..'],
   'τ': ['.....', '.....', '#####', '..#..', '..#..', '..#..', '..##.'],
