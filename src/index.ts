@@ -4,7 +4,7 @@ export * from './io/index.js';
 export * from './models/index.js';
 export * from './image/index.js';
 export * from './face/index.js';
-export { samplePhotos, type SamplePhoto } from './samples/photos.js';
+export { SAMPLE_INSTALL, SAMPLE_PACKAGES, samplePhotos, type SamplePhoto } from './samples/photos.js';
 export { sampleFaces, samplePairs } from './samples/faces.js';
 export * from './saliency/index.js';
 export { createExplainSetup, runInfo, type ExplainSetup, type ExplainSetupOptions } from './saliency/setup.js';

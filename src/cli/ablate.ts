@@ -65,7 +65,7 @@ export async function ablationReport(setup: ExplainSetup, files: string[], studi
   if (studies.includes('images')) {
     say('ablate: number of images…');
     const i = await imagesAblation(setup.explainer, files);
-    await writeFile(join(setup.out, 'ablate-images.png'), rgbaPng(lineChart(i.counts.map((n, k) => [n, i.spearmanToAll[k]!]))));
+    await writeFile(join(setup.out, 'ablate-images.png'), rgbaPng(lineChart(i.counts.map((n, k) => [n, i.spearmanToAll[k]!]), { xLabel: 'images in the CMS', yLabel: 'Spearman ρ with the CMS of all', label: 'CMS of the first n images' })));
     const table = ['| images | Spearman ρ with the CMS of all | change when the n-th is added |', '|---:|---:|---:|', ...i.counts.map((n, k) => `| ${n} | ${i.spearmanToAll[k]!.toFixed(3)} | ${i.change[k]!.toExponential(2)} |`)].join('\n');
     md.push(`## Number of images\n\n${table}`);
     json['images'] = i;

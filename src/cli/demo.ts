@@ -9,7 +9,7 @@ import { writeFileAtomic as writeFile } from '../index.js';
 import { basename, extname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
-  classificationJob, computeCms, createExplainSetup, pairsJob, regionTableMarkdown, sampleFaces, samplePairs, topRegionsText, writeHtmlIndex,
+  classificationJob, computeCms, createExplainSetup, pairsJob, regionTableMarkdown, SAMPLE_INSTALL, sampleFaces, samplePairs, topRegionsText, writeHtmlIndex,
   type ExplainSetupOptions, type ReportSection, type RegionRow,
 } from '../index.js';
 import { openOutput } from './out.js';
@@ -33,7 +33,9 @@ Options:
   --backend B    engine                                                      [default: auto]
   --force        overwrite a finished demo in DIR (without it, DIR/index.html is refused)
 
-On 2 CPU cores it takes a few minutes.`;
+On 2 CPU cores it takes a few minutes. The photos' packages are development dependencies of csm:
+a csm checkout has them after npm install; a project that installs csm adds them with
+  ${SAMPLE_INSTALL}`;
 
 interface TaskResult { section: ReportSection; summary: string }
 

@@ -103,7 +103,7 @@ export async function evalCommand(args: string[]): Promise<number> {
     });
     const table = evaluationMarkdown(result);
     const groups = [result.scores.map((s) => s.averageDrop), result.scores.map((s) => s.increase), result.scores.map((s) => s.win)];
-    await writeFile(join(setup.out, 'eval-metrics.png'), rgbaPng(barChart(groups, { max: 100 })));
+    await writeFile(join(setup.out, 'eval-metrics.png'), rgbaPng(barChart(groups, { max: 100, groupLabels: ['Average Drop %', '% Increase', 'Win %'], seriesLabels: result.methods, yLabel: 'percent' })));
     const camLayer = cam.current();
     const layerNote = camLayer ? ` CAM layer: ${camLayer.name} [${camLayer.dims}].` : '';
     const extra = [
@@ -116,7 +116,7 @@ export async function evalCommand(args: string[]): Promise<number> {
     await writeHtmlIndex(setup.out, {
       title: `csm eval: ${spec.name} on ${result.images.length} images`,
       sections: [
-        { heading: 'Faithfulness (Section 4.2)', text: `Negative explanation images E = (1 − H) ⊙ I with equal-sum heatmaps; φ = the predicted class's probability. Bars: Average Drop %, % Increase, Win % (colours: ${result.methods.join(', ')}). ${result.skipped.length} images skipped.${layerNote}`, images: [{ file: 'eval-metrics.png', caption: 'Average Drop % | % Increase | Win %' }], tables: table },
+        { heading: 'Faithfulness (Section 4.2)', text: `Negative explanation images E = (1 − H) ⊙ I with equal-sum heatmaps; φ = the predicted class's probability. Bars: Average Drop %, % Increase, Win % (colours: ${result.methods.join(', ')}). ${result.skipped.length} images skipped.${layerNote}`, images: [{ file: 'eval-metrics.png', caption: 'Average Drop %, % Increase and Win % of each method' }], tables: table },
         { heading: 'Heatmaps (equal-sum, over the model input)', images: figureFiles },
         ...(values.cms ? [] : [{ heading: 'The CMS', images: [{ file: 'cms-overlay.png', caption: 'CMS over the canonical face' }] }]),
         ...extra.flatMap((r) => r.sections),

@@ -1,6 +1,7 @@
 /**
- * Progress for long runs: a bar with rate and ETA redrawn in place on a terminal; plain lines (at
- * most one per percent or every 10 s) when stderr is a file or a pipe, so logs stay readable.
+ * Progress for long runs: a bar with rate and ETA redrawn in place on a terminal (one line, cut to
+ * the terminal's width so that it never wraps); plain lines (at most one per percent or every
+ * 10 s) when stderr is a file or a pipe, so logs stay readable.
  */
 export class Progress {
   private lastLine = 0;
@@ -18,7 +19,10 @@ export class Progress {
     if (this.tty) {
       const width = 24;
       const filled = Math.round((width * done) / Math.max(1, total));
-      process.stderr.write(`\r[${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${text}\x1b[K`);
+      const line = `[${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${text}`;
+      // A line longer than the terminal wraps, and '\r' then returns to its last row only.
+      const columns = process.stderr.columns;
+      process.stderr.write(`\r${columns && line.length >= columns ? line.slice(0, columns - 1) : line}\x1b[K`);
       if (done >= total) process.stderr.write('\n');
       return;
     }

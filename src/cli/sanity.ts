@@ -13,8 +13,8 @@ Model-randomisation sanity check (Adebayo et al.): the weights of the model's la
 by random values (same mean and spread, seeded) from the output backwards, over N steps up to all
 layers; at each step the CMS of the same images, plans and classes is made again and compared
 with the original CMS by Spearman rank correlation and SSIM. A faithful map degrades step by step.
-Writes sanity.json, sanity.md, sanity-curve.png (Spearman over steps), sanity-step-K.png (the CMS
-at each step) and index.html.
+Writes sanity.json, sanity.md, sanity-curve.png (Spearman and SSIM over steps), sanity-step-K.png
+(the CMS at each step) and index.html.
 
   --steps N               randomisation steps (each randomises more layers)          [default: 6]
 
@@ -36,14 +36,17 @@ export async function sanityReport(setup: ExplainSetup, files: string[], steps: 
   });
   await write('sanity-original.png', result.original);
   for (const [k, s] of result.steps.entries()) await write(`sanity-step-${k + 1}.png`, s.map);
-  await writeFile(join(setup.out, 'sanity-curve.png'), rgbaPng(lineChart([[0, 1], ...result.steps.map((s) => [s.layers, s.spearman] as [number, number])])));
+  await writeFile(join(setup.out, 'sanity-curve.png'), rgbaPng(lineChart([
+    { label: 'Spearman ρ', points: [[0, 1], ...result.steps.map((s) => [s.layers, s.spearman] as [number, number])] },
+    { label: 'SSIM', points: [[0, 1], ...result.steps.map((s) => [s.layers, s.ssim] as [number, number])] },
+  ], { xLabel: 'layers randomised (from the output)', yLabel: 'similarity to the original CMS' })));
   const table = ['| layers randomised | Spearman ρ | SSIM |', '|---:|---:|---:|', '| 0 | 1 | 1 |', ...result.steps.map((s) => `| ${s.layers} / ${result.layers.length} | ${s.spearman.toFixed(3)} | ${s.ssim.toFixed(3)} |`)].join('\n');
   return {
     markdown: table,
     json: { layers: result.layers, steps: result.steps.map(({ map: _, ...s }) => s) },
     sections: [{
       heading: 'Sanity check: cascading randomisation from the output backwards', text: 'Spearman rank correlation and SSIM of each step\'s CMS with the original CMS (the curve starts at 0 layers, ρ = 1).',
-      images: [{ file: 'sanity-curve.png', caption: 'Spearman ρ vs layers randomised' }, { file: 'sanity-original.png', caption: 'original CMS' }, ...result.steps.map((s, k) => ({ file: `sanity-step-${k + 1}.png`, caption: `${s.layers} layers randomised (ρ ${s.spearman.toFixed(2)})` }))],
+      images: [{ file: 'sanity-curve.png', caption: 'Spearman ρ and SSIM vs layers randomised' }, { file: 'sanity-original.png', caption: 'original CMS' }, ...result.steps.map((s, k) => ({ file: `sanity-step-${k + 1}.png`, caption: `${s.layers} layers randomised (ρ ${s.spearman.toFixed(2)})` }))],
       tables: table,
     }],
   };

@@ -6,7 +6,7 @@ export {
   type ColormapName, type HeatmapOptions, type ResolvedRange, type Rgb,
 } from './colormap.js';
 export { colorbarTicks, formatTick, heatmapWithColorbar, rgbaPng, withColorbar, type ColorbarOptions, type RgbaImage } from './colorbar.js';
-export { drawText, textWidth, GLYPH_HEIGHT } from './font.js';
+export { drawText, drawTextUp, textWidth, GLYPH_HEIGHT } from './font.js';
 export { canonicalOverlay, photoOverlay, type CanonicalOverlayOptions, type Overlay, type OverlayOptions } from './overlay.js';
 export {
   REGION_COLORS, REGION_NAMES, convexHull, regionMasks, regionTable, regionTableMarkdown, regionsRgba, topRegionsText,
@@ -14,4 +14,4 @@ export {
 } from './regions.js';
 export { escapeHtml, markdownToHtml, renderHtml, writeHtmlIndex, type ReportImage, type ReportSection, type ReportSpec } from './html.js';
 export { coverageMask, writeCanonicalMap, type CanonicalMapSpace, type WrittenMap } from './maps.js';
-export { BAR_COLORS, barChart, lineChart, type LineChartOptions } from './chart.js';
+export { BAR_COLORS, barChart, lineChart, niceTicks, type BarChartOptions, type LineChartOptions, type LineSeries } from './chart.js';

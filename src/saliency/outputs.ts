@@ -79,7 +79,7 @@ export async function writeCmsOutputs(setup: ExplainSetup, dir: string, run: Cms
   // Every file is encoded first, then all are written as one atomic set after one free-space
   // check: a full disk leaves no truncated cms.npy or empty PNG, and the message names the file.
   await mkdir(dir, { recursive: true });
-  const files = await writeFilesAtomic([...rendered.outputs, { path: chart, data: rgbaPng(lineChart(curve, { logY: true })) }]);
+  const files = await writeFilesAtomic([...rendered.outputs, { path: chart, data: rgbaPng(lineChart(curve, { logY: true, xLabel: 'images in the CMS', yLabel: 'relative change of the CMS', label: '‖CMS(k) − CMS(k−1)‖ / ‖CMS(k)‖' })) }]);
   return { files, ...(rendered.regions ? { regions: rendered.regions } : {}) };
 }
 

