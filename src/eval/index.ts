@@ -12,4 +12,4 @@ export { pearsonMasked, spearman, ssim } from './similarity.js';
 export { parameterisedLayers, randomisedModel, sanityCheck, sanityCounts, type SanitySchedule, type SanityStep } from './sanity.js';
 export { GradCam, scoreGradient } from './baselines/grad-cam.js';
 export { backward, suffixNodes, type Tensor } from './gradients.js';
-export { agreement, alignmentAblation, fitSimilarity, imagesAblation, patchAblation, type AlignmentAblation, type ImagesAblation, type PatchAblation } from './ablation.js';
+export { agreement, alignmentAblation, alignmentFaithfulness, fitSimilarity, similarityAffine, type AlignmentFaithfulness, imagesAblation, patchAblation, type AlignmentAblation, type ImagesAblation, type PatchAblation } from './ablation.js';
