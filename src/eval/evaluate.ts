@@ -6,7 +6,8 @@
  */
 import { CsmError } from '../errors.js';
 import { toModelInput } from '../models/preprocess.js';
-import type { Explainer } from '../saliency/explain.js';
+import type { Explainer, Prediction } from '../saliency/explain.js';
+import type { ScoreSpec } from '../saliency/types.js';
 import { evaluateScores, headScore } from '../saliency/score.js';
 import type { SaliencyMethod } from './baselines/base.js';
 import { dropTerm, equalSumHeatmaps, increaseTerm, negativeExplanation, winShares } from './metrics.js';
@@ -74,6 +75,13 @@ export interface EvaluateOptions {
   bootstrap?: BootstrapOptions;
   /** The method compared with every other one (default: "CMS" if evaluated, else the first). */
   reference?: string;
+  /**
+   * Hook for heads that are not classification heads: the φ the metrics compare for an image,
+   * from its prediction (e.g. a binned-age or head-pose class of a model that gives them as a
+   * value). It must be positive on I (Average Drop divides by it). Without it, the head must be a
+   * classification head and φ is the predicted class's probability.
+   */
+  scoreFor?: (prediction: Prediction) => ScoreSpec;
 }
 
 /** What the evaluation needs of an explainer (an Explainer is one; tests pass hand-made ones). */
@@ -127,7 +135,11 @@ export function summarise(methods: string[], images: ImageEvaluation[], options:
 
 export async function evaluate(explainer: EvalSubject, methods: SaliencyMethod[], files: string[], options: EvaluateOptions = {}): Promise<Evaluation> {
   const head = explainer.head;
-  if (!['softmax', 'logit', 'sigmoid'].includes(head.confidence)) throw new CsmError(`evaluation needs a classification head; "${head.name}" gives ${head.confidence} outputs`);
+  if (!options.scoreFor && !['softmax', 'logit', 'sigmoid'].includes(head.confidence)) {
+    // Identity heads would be evaluated through the verification confidence of Eq. 8 on pairs;
+    // that needs pair-aware methods (Grad-CAM of a cosine) and is not implemented yet.
+    throw new CsmError(`evaluation needs a classification head (or EvaluateOptions.scoreFor); "${head.name}" gives ${head.confidence} outputs${head.confidence === 'embedding' ? ' (verification pairs, Eq. 8, are not evaluated yet)' : ''}`);
+  }
   const images: ImageEvaluation[] = [];
   const skipped: { file: string; cause: string }[] = [];
   const { input } = explainer.spec;
@@ -136,10 +148,10 @@ export async function evaluate(explainer: EvalSubject, methods: SaliencyMethod[]
       const prepared = await explainer.prepare(file);
       const plan = explainer.plan(prepared);
       const { prediction, score: explainScore } = await explainer.predict(prepared);
-      const classIndex = prediction.classIndex!;
+      const classIndex = prediction.classIndex ?? 0;
       // The metrics compare probabilities (Average Drop divides by φ(I)).
-      const score = headScore(head, classIndex, 'prob');
-      const logitScore = headScore(head, classIndex, 'logit');
+      const score = options.scoreFor ? options.scoreFor(prediction) : headScore(head, classIndex, 'prob');
+      const logitScore = options.scoreFor ? score : headScore(head, classIndex, 'logit');
       const maps = [];
       for (const m of methods) maps.push(await m.heatmap({ file, image: prepared.image, tensor: prepared.tensor, classIndex, score, logitScore, explainScore, plan }));
       const heatmaps = equalSumHeatmaps(maps, options.sumFraction);
