@@ -8,6 +8,9 @@
  *   not computed. For a softmax head without a logits output the log-probability stands in.
  * - `linear-prob`: the authors' released code: α_k = the class probability of I ⊙ M_k, used
  *   directly as a linear weight.
+ * The default is the paper's form because it is the method as published (and as the CMS paper's
+ * reference [14] describes it) and what the widely used implementation does; the released code's
+ * linear probabilities saturate near 1 on confident models, which makes α almost uniform.
  * The masked inputs go through the engine in batches (runBatches), like every other forward pass.
  */
 import type { EngineSession } from '../../engine/types.js';
