@@ -14,4 +14,5 @@ export {
 } from './regions.js';
 export { escapeHtml, markdownToHtml, renderHtml, writeHtmlIndex, type ReportImage, type ReportSection, type ReportSpec } from './html.js';
 export { coverageMask, writeCanonicalMap, type CanonicalMapSpace, type WrittenMap } from './maps.js';
-export { BAR_COLORS, barChart, intervalBarChart, lineChart, type IntervalBarChartOptions, type LineChartOptions } from './chart.js';
+export { BAR_COLORS, barChart, lineChart, type LineChartOptions } from './chart.js';
+export { intervalBarChart, type IntervalBarChartOptions } from './chart.js';
