@@ -4,8 +4,8 @@ import { writeFileAtomic as writeFile } from '../index.js';
 import { basename, extname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
-  barChart, camLayerResolver, classificationJob, computeCms, createMethods, CsmError, DEFAULT_METHODS, evaluate, evaluationMarkdown, listImages, methodEntry,
-  METHODS, methodsHelp, METRICS, photoOverlay, readNpyFile, rgbaPng, runInfo, withColorbar, writeHtmlIndex, type SaliencyMethod,
+  camLayerResolver, classificationJob, createMethods, CsmError, DEFAULT_METHODS, evaluate, evaluationMarkdown, foldCms, intervalBarChart, listImages, methodEntry,
+  METHODS, methodsHelp, METRICS, photoOverlay, readNpyFile, rgbaPng, runInfo, withColorbar, writeCmsOutputs, writeHtmlIndex, type FoldCms, type SaliencyMethod,
 } from '../index.js';
 import { EXPLAIN_HELP, EXPLAIN_OPTIONS, setupExplain } from './explain-args.js';
 import { EXIT, UsageError, print, printJson } from './output.js';
@@ -28,32 +28,44 @@ sum as the others (Eq. 10), the negative explanation image E = (1 − H) ⊙ I d
 (Eq. 9), and the predicted class's probability on I and on E gives
   Average Drop %   mean of max(0, (φ(I) − φ(E)) / φ(I)) × 100          (higher is better)
   % Increase       share of images where φ(E) > φ(I)                    (lower is better)
-  Win %            share of images where the method's E is least confident (higher is better)
+  Win %            share of images where the method's E is least confident; k methods tied
+                   for the least each get 1/k, so the column sums to 100   (higher is better)
+Every number comes with a 95 % percentile-bootstrap interval over images (2,000 resamples,
+seed 1), and CMS is compared with each other method image by image: the paired-bootstrap
+interval of the Average Drop difference and the exact two-sided sign test on which explanation
+image is less confident.
+
+No image is explained by a CMS it is part of: unless --cms is given, the images are split into
+--folds folds by sorted path order (the i-th in fold i mod k), every image's CIS is computed once,
+and an image of fold f is evaluated with the mean CIS of the other folds (exact, from the folds'
+accumulators). eval.json records which CMS was used.
 Methods (--methods; every model they run goes through the chosen --backend):
 ${methodsHelp()}
 The CAM layer defaults to the last feature map with at least 2×2 positions (--cam-layer to choose
 another).
 
-Writes eval.md and eval.json (the table and every image's confidences), eval-metrics.png (bars:
-Average Drop, % Increase, Win %; one colour per method in the order given), heatmap figures of
-the first images, the CMS files, and index.html.
+Writes eval.md and eval.json (the table with intervals, the paired tests and every image's
+confidences), eval-metrics.png (bars with 95 % intervals: Average Drop, % Increase, Win %; one
+colour per method in the order given), heatmap figures of the first images, the CMS of all images
+(for the figure only), and index.html.
 
 Options:
-  --images DIR|LIST       the images (the CMS is computed over them unless --cms is given)
-  --cms FILE.npy          use this CMS (made with the same model, size and alignment)
+  --images DIR|LIST       the images (the out-of-fold CMS is computed over them unless --cms)
+  --cms FILE.npy          use this CMS as given (made with the same model, size and alignment)
+  --folds K               folds of the out-of-fold CMS                              [default: 5]
 ${METHODS_OPTION}
   --sum-fraction F        Eq. 10's s as a fraction of the pixels (maps clamped to [0, 1]);
                           default: the smallest normalised sum of the methods, so none is clamped
   --figures N             heatmap figures for the first N images                   [default: 4]
   --cam-layer NAME        the tensor the CAM methods explain        [default: last feature map]
-  --sanity N              also run the model-randomisation sanity check with N steps (csm sanity)
+  --sanity N              also run the sanity check: the last 1, 2, …, N layers randomised (csm sanity)
   --ablate a,b|all        also run ablation studies: alignment, patch, images (csm ablate)
 Everything (CMS, metrics, heatmaps, sanity check, ablations) lands in one index.html.
 
 ${EXPLAIN_HELP}`;
 
 export async function evalCommand(args: string[]): Promise<number> {
-  const { values } = parseArgs({ args, options: { ...EXPLAIN_OPTIONS, images: { type: 'string' }, cms: { type: 'string' }, methods: { type: 'string' }, 'sum-fraction': { type: 'string' }, figures: { type: 'string' }, 'cam-layer': { type: 'string' }, sanity: { type: 'string' }, ablate: { type: 'string' } } });
+  const { values } = parseArgs({ args, options: { ...EXPLAIN_OPTIONS, images: { type: 'string' }, cms: { type: 'string' }, methods: { type: 'string' }, 'sum-fraction': { type: 'string' }, figures: { type: 'string' }, 'cam-layer': { type: 'string' }, sanity: { type: 'string' }, ablate: { type: 'string' }, folds: { type: 'string' } } });
   if (values.help) { print(EVAL_HELP); return EXIT.ok; }
   if (!values.images) throw new UsageError('eval needs --images DIR|LIST');
   const methodNames = (values.methods?.split(',') ?? DEFAULT_METHODS).map((m) => m.trim());
@@ -61,6 +73,9 @@ export async function evalCommand(args: string[]): Promise<number> {
   const fraction = values['sum-fraction'] === undefined ? undefined : Number(values['sum-fraction']);
   if (fraction !== undefined && !(fraction > 0 && fraction <= 1)) throw new UsageError(`--sum-fraction takes a number in (0, 1], got "${values['sum-fraction']}"`);
   const figures = Number(values.figures ?? 4);
+  const folds = Number(values.folds ?? 5);
+  if (!Number.isInteger(folds) || folds < 2) throw new UsageError(`--folds takes a whole number ≥ 2, got "${values.folds}"`);
+  if (values.folds !== undefined && values.cms) throw new UsageError('--folds and --cms exclude each other: --cms is used as given');
   const sanitySteps = values.sanity === undefined ? 0 : Number(values.sanity);
   if (!Number.isInteger(sanitySteps) || sanitySteps < 0 || sanitySteps > 100) throw new UsageError(`--sanity takes a number of steps from 1 to 100, got "${values.sanity}"`);
   const studies = values.ablate === undefined ? [] : parseStudies(values.ablate === 'all' ? undefined : values.ablate);
@@ -69,20 +84,35 @@ export async function evalCommand(args: string[]): Promise<number> {
   let methods: SaliencyMethod[] = [];
   try {
     const files = await listImages(values.images);
-    let cms: Float32Array;
+    let cms: Float32Array | undefined;
+    let fold: FoldCms | undefined;
     if (values.cms) {
       const npy = await readNpyFile(values.cms);
       if (npy.shape.length !== 2 || npy.shape[0] !== setup.explainer.canonicalSize || npy.shape[1] !== npy.shape[0]) throw new CsmError(`"${values.cms}" is not a ${setup.explainer.canonicalSize}×${setup.explainer.canonicalSize} map (shape [${npy.shape}])`);
       cms = Float32Array.from(npy.data as ArrayLike<number>);
     } else {
-      const cmsProgress = new Progress('cms', !values.quiet);
-      cms = (await computeCms(setup, classificationJob(setup.explainer, files, values.images), setup.out, {
-        onProgress: (p) => cmsProgress.update(p.done, p.total, p.elapsed),
-      })).map;
+      const cmsProgress = new Progress('cis', !values.quiet);
+      const start = performance.now();
+      const predictions: Record<string, number> = {};
+      fold = await foldCms(files, async (f) => {
+        const r = await setup.explainer.cis(f);
+        const label = r.prediction.label ?? 'value';
+        predictions[label] = (predictions[label] ?? 0) + 1;
+        return r.cis;
+      }, setup.explainer.canonicalSize, folds, (done, total) => cmsProgress.update(done, total, (performance.now() - start) / 1000));
+      // The CMS of all images, for the report's figure; each image is evaluated with its out-of-fold CMS.
+      await writeCmsOutputs(setup, setup.out, { acc: fold.all, files, skipped: fold.skipped, resumedAt: 0, seconds: (performance.now() - start) / 1000 }, { job: classificationJob(setup.explainer, files, values.images), predictions });
     }
+    const cmsRecord = fold
+      ? { source: 'out-of-fold', folds: fold.folds, assignment: fold.assignment, foldOf: Object.fromEntries(fold.foldOf) }
+      : { source: 'file', path: values.cms };
     const { spec } = setup.model;
     const cam = camLayerResolver(setup.model, setup.open, async () => (await setup.explainer.prepare(files[0]!)).tensor, values['cam-layer']);
-    methods = await createMethods(methodNames, { model: setup.model, explainer: setup.explainer, open: setup.open, cms, camLayer: cam.get });
+    methods = await createMethods(methodNames, {
+      model: setup.model, explainer: setup.explainer, open: setup.open, camLayer: cam.get,
+      cms: fold ? (f) => fold.cmsFor(f) : cms!,
+      ...(fold ? { cis: (f: string) => fold.cisFor(f) } : {}),
+    });
     const evalStart = performance.now();
     let figuresDone = 0;
     const figureFiles: { file: string; caption: string }[] = [];
@@ -103,7 +133,8 @@ export async function evalCommand(args: string[]): Promise<number> {
     });
     const table = evaluationMarkdown(result);
     const groups = [result.scores.map((s) => s.averageDrop), result.scores.map((s) => s.increase), result.scores.map((s) => s.win)];
-    await writeFile(join(setup.out, 'eval-metrics.png'), rgbaPng(barChart(groups, { max: 100, groupLabels: ['Average Drop %', '% Increase', 'Win %'], seriesLabels: result.methods, yLabel: 'percent' })));
+    const intervals = [result.scores.map((s) => s.intervals.averageDrop), result.scores.map((s) => s.intervals.increase), result.scores.map((s) => s.intervals.win)];
+    await writeFile(join(setup.out, 'eval-metrics.png'), rgbaPng(intervalBarChart(groups, { max: 100, intervals, groupLabels: ['Average Drop %', '% Increase', 'Win %'], legend: result.methods, yLabel: '% (whiskers: 95 % bootstrap intervals)' })));
     const camLayer = cam.current();
     const layerNote = camLayer ? ` CAM layer: ${camLayer.name} [${camLayer.dims}].` : '';
     const extra = [
@@ -112,13 +143,13 @@ export async function evalCommand(args: string[]): Promise<number> {
     ];
     const markdown = [table, ...extra.map((r) => r.markdown)].join('\n\n');
     await writeFile(join(setup.out, 'eval.md'), `${markdown}\n`);
-    await writeFile(join(setup.out, 'eval.json'), `${JSON.stringify({ ...result, camLayer, metrics: METRICS, ...(sanitySteps ? { sanity: extra[0]!.json } : {}), ...(studies.length ? { ablations: extra[extra.length - 1]!.json } : {}), params: setup.params, run: runInfo(setup) }, null, 2)}\n`);
+    await writeFile(join(setup.out, 'eval.json'), `${JSON.stringify({ ...result, cms: cmsRecord, camLayer, metrics: METRICS, ...(sanitySteps ? { sanity: extra[0]!.json } : {}), ...(studies.length ? { ablations: extra[extra.length - 1]!.json } : {}), params: setup.params, run: runInfo(setup) }, null, 2)}\n`);
     await writeHtmlIndex(setup.out, {
       title: `csm eval: ${spec.name} on ${result.images.length} images`,
       sections: [
-        { heading: 'Faithfulness (Section 4.2)', text: `Negative explanation images E = (1 − H) ⊙ I with equal-sum heatmaps; φ = the predicted class's probability. Bars: Average Drop %, % Increase, Win % (colours: ${result.methods.join(', ')}). ${result.skipped.length} images skipped.${layerNote}`, images: [{ file: 'eval-metrics.png', caption: 'Average Drop %, % Increase and Win % of each method' }], tables: table },
+        { heading: 'Faithfulness (Section 4.2)', text: `Negative explanation images E = (1 − H) ⊙ I with equal-sum heatmaps; φ = the predicted class's probability. Bars: Average Drop %, % Increase, Win % (colours: ${result.methods.join(', ')}), whiskers: 95 % intervals. CMS: ${fold ? `out of fold (${fold.folds} folds; ${fold.assignment}), so no image is in its own CMS` : `${values.cms}, as given`}. ${result.skipped.length} images skipped.${layerNote}`, images: [{ file: 'eval-metrics.png', caption: 'Average Drop % | % Increase | Win %, with 95 % intervals' }], tables: table },
         { heading: 'Heatmaps (equal-sum, over the model input)', images: figureFiles },
-        ...(values.cms ? [] : [{ heading: 'The CMS', images: [{ file: 'cms-overlay.png', caption: 'CMS over the canonical face' }] }]),
+        ...(values.cms ? [] : [{ heading: 'The CMS of all images (figure only; each image is evaluated with its out-of-fold CMS)', images: [{ file: 'cms-overlay.png', caption: 'CMS over the canonical face' }] }]),
         ...extra.flatMap((r) => r.sections),
       ],
       params: setup.params,

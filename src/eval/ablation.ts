@@ -5,12 +5,19 @@
  */
 import { CsmError } from '../errors.js';
 import { LANDMARK } from '../face/mesh.js';
-import { applyAffine } from '../image/index.js';
+import { applyAffine, invertAffine, warpAffine, type Affine } from '../image/index.js';
+import { toModelInput } from '../models/preprocess.js';
+import { evaluateScores, headScore } from '../saliency/score.js';
+import { reprojectWithSupport } from './baselines/cms.js';
+import { summarise, type EvaluationStatistics, type MethodScores, type PairedComparison } from './evaluate.js';
+import { assignFolds, foldCms } from './folds.js';
+import { equalSumHeatmaps, negativeExplanation } from './metrics.js';
+import type { BootstrapOptions } from './stats.js';
 import { CmsAccumulator } from '../saliency/cms.js';
 import { computeCis } from '../saliency/loop.js';
 import type { Explainer, PreparedImage } from '../saliency/explain.js';
 import { buildPlan } from '../saliency/plan.js';
-import type { ScoreSpec } from '../saliency/types.js';
+import type { OcclusionPlan, ScoreSpec } from '../saliency/types.js';
 import { pearsonMasked, spearman } from './similarity.js';
 
 /** The 5 keypoints of a similarity alignment, as pairs of mesh landmarks averaged. */
@@ -175,4 +182,106 @@ export async function imagesAblation(explainer: Explainer, files: string[]): Pro
   const all = acc.mean();
   const mask = Uint8Array.from(acc.coverage, (c) => (c > 0 ? 1 : 0));
   return { counts, spearmanToAll: counts.map((n) => spearman(all, partial.get(n)!, mask)), change: counts.map((n) => acc.convergence[n - 1]?.change ?? 0) };
+}
+
+/** The similarity w = a·(z − p̄) + q̄ as an affine map of the plane. */
+export function similarityAffine(s: ReturnType<typeof fitSimilarity>): Affine {
+  const [ar, ai] = s.a;
+  const [px, py] = s.pMean;
+  const [qx, qy] = s.qMean;
+  return { a: ar, b: -ai, c: -ar * px + ai * py + qx, d: ai, e: ar, f: -ai * px - ar * py + qy };
+}
+
+export interface AlignmentFaithfulness {
+  /** canonical: the out-of-fold CMS reprojected onto I; keypoint: the out-of-fold mean occlusion
+   * map of keypoint-aligned images, on the image's own keypoint-aligned input; none: the
+   * out-of-fold mean occlusion map in I's frame, unaligned. */
+  variants: string[];
+  scores: MethodScores[];
+  paired: PairedComparison[];
+  statistics: EvaluationStatistics;
+  images: number;
+  folds: number;
+  /** Per image, φ(E)/φ(base) per variant (base: I, or the keypoint-aligned image for keypoint). */
+  ratios: { file: string; ratios: number[] }[];
+}
+
+/**
+ * Fig. 20 with the faithfulness metrics: for each image, three maps made without the image itself
+ * (k folds by sorted path order, as csm eval):
+ * - canonical: the CMS of the other folds reprojected onto I (dense alignment);
+ * - keypoint: every photo is warped by the 5-keypoint similarity onto the canonical face's five
+ *   points (scaled to the model input), the model is fed those keypoint-aligned images, their
+ *   occlusion maps are averaged over the other folds, and the mean map darkens the image's own
+ *   keypoint-aligned input;
+ * - none: occlusion maps on I averaged over the other folds in I's frame, with no alignment.
+ * Each variant's base image is the one the model sees in it (I, or the keypoint-aligned image),
+ * so the metrics compare φ(E)/φ(base): Average Drop and % Increase as Eq. 11–12, Win % as the
+ * largest relative drop (ties split); the maps of an image share Eq. 10's sum.
+ */
+export async function alignmentFaithfulness(explainer: Explainer, files: string[], options: { folds?: number; bootstrap?: BootstrapOptions } = {}): Promise<AlignmentFaithfulness> {
+  const frame = explainer.frame;
+  if (!frame) throw new CsmError('the alignment ablation needs csm\'s own alignment (not --alignment)');
+  const { input } = explainer.spec;
+  if (input.width !== input.height) throw new CsmError('the alignment ablation needs a square model input');
+  const W = input.width;
+  const toInput = W / frame.size;
+  const target = FIVE_POINTS.map((ids) => [toInput * ids.reduce((s, i) => s + frame.xy[2 * i]!, 0) / ids.length, toInput * ids.reduce((s, i) => s + frame.xy[2 * i + 1]!, 0) / ids.length] as [number, number]);
+  const prepared = await prepareAll(explainer, files);
+  const grid = (patch: number): Float32Array => {
+    const stride = Math.max(1, Math.round(patch / 2));
+    const pts: number[] = [];
+    for (let y = stride / 2; y < W; y += stride) for (let x = stride / 2; x < W; x += stride) pts.push(x, y);
+    return Float32Array.from(pts);
+  };
+  interface Item { p: PreparedImage; score: ScoreSpec; plan: OcclusionPlan; aligned: { pixels: Float32Array; tensor: Float32Array }; none: Float32Array; keypoint: Float32Array; classIndex: number }
+  const items = new Map<string, Item>();
+  const fold = await foldCms(prepared.map((x) => x.p.file), async (file) => {
+    const { p, score } = prepared.find((x) => x.p.file === file)!;
+    const plan = explainer.plan(p);
+    const xy = grid(plan.patch);
+    const imagePlan = buildPlan({ correspondence: { image: xy, canonical: xy, count: xy.length / 2, canonicalSize: W }, input, patch: plan.patch, fill: plan.fill, fillKind: plan.fillKind });
+    const none = (await computeCis(explainer.session, { input: p.tensor, plan: imagePlan, score })).map;
+    const mesh = p.meshXYZ!;
+    const source = FIVE_POINTS.map((ids) => [ids.reduce((s, i) => s + mesh[3 * i]!, 0) / ids.length, ids.reduce((s, i) => s + mesh[3 * i + 1]!, 0) / ids.length] as [number, number]);
+    const toAligned = similarityAffine(fitSimilarity(source, target));
+    const image = warpAffine(p.photo, invertAffine(toAligned), W, W);
+    const tensor = toModelInput([image], input);
+    const keypoint = (await computeCis(explainer.session, { input: tensor, plan: imagePlan, score })).map;
+    const predicted = await explainer.predict(p);
+    items.set(file, { p, score, plan, aligned: { pixels: image.data, tensor }, none, keypoint, classIndex: predicted.prediction.classIndex ?? 0 });
+    return computeCis(explainer.session, { input: p.tensor, plan, score });
+  }, explainer.canonicalSize, options.folds ?? 5);
+  const assigned = assignFolds([...items.keys()], fold.folds);
+  const outOfFold = (key: 'none' | 'keypoint', f: number): Float32Array => {
+    const out = new Float32Array(W * W);
+    let n = 0;
+    for (const [file, it] of items) {
+      if (assigned.get(file) === f) continue;
+      for (let q = 0; q < out.length; q++) out[q]! += it[key][q]!;
+      n++;
+    }
+    return out.map((v) => v / Math.max(1, n));
+  };
+  const means = Array.from({ length: fold.folds }, (_, f) => ({ none: outOfFold('none', f), keypoint: outOfFold('keypoint', f) }));
+  const head = explainer.head;
+  const ratios: { file: string; ratios: number[] }[] = [];
+  for (const [file, it] of items) {
+    const f = assigned.get(file)!;
+    const [canonical, keypoint, none] = equalSumHeatmaps([reprojectWithSupport(fold.cmsFor(file), it.plan), means[f]!.keypoint, means[f]!.none]);
+    const prob = headScore(head, it.classIndex, 'prob');
+    const per = it.p.tensor.length;
+    const batch = new Float32Array(5 * per);
+    const explain = (pixels: Float32Array, h: Float32Array): Float32Array => toModelInput([{ width: W, height: W, data: negativeExplanation(pixels, h) }], input);
+    batch.set(it.p.tensor, 0);
+    batch.set(explain(it.p.image.data, canonical!), per);
+    batch.set(it.aligned.tensor, 2 * per);
+    batch.set(explain(it.aligned.pixels, keypoint!), 3 * per);
+    batch.set(explain(it.p.image.data, none!), 4 * per);
+    const phi = evaluateScores(prob, (await explainer.session.infer(batch, 5, [prob.output]))[prob.output]!, 5);
+    ratios.push({ file, ratios: [phi[1]! / phi[0]!, phi[3]! / phi[2]!, phi[4]! / phi[0]!] });
+  }
+  const variants = ['canonical', 'keypoint', 'none'];
+  const images = ratios.map((r) => ({ file: r.file, classIndex: 0, label: '', original: 1, explained: r.ratios }));
+  return { variants, ...summarise(variants, images, { reference: 'canonical', ...(options.bootstrap ? { bootstrap: options.bootstrap } : {}) }), images: ratios.length, folds: fold.folds, ratios };
 }

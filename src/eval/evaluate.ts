@@ -6,10 +6,12 @@
  */
 import { CsmError } from '../errors.js';
 import { toModelInput } from '../models/preprocess.js';
-import type { Explainer } from '../saliency/explain.js';
+import type { Explainer, Prediction } from '../saliency/explain.js';
+import type { ScoreSpec } from '../saliency/types.js';
 import { evaluateScores, headScore } from '../saliency/score.js';
 import type { SaliencyMethod } from './baselines/base.js';
-import { averageDrop, equalSumHeatmaps, increaseInConfidence, negativeExplanation, winPercent } from './metrics.js';
+import { dropTerm, equalSumHeatmaps, increaseTerm, negativeExplanation, winShares } from './metrics.js';
+import { BOOTSTRAP_DEFAULTS, bootstrapMeans, signTest, type BootstrapOptions, type Interval } from './stats.js';
 
 export interface ImageEvaluation {
   file: string;
@@ -21,13 +23,45 @@ export interface ImageEvaluation {
   explained: number[];
 }
 
-export interface MethodScores { method: string; averageDrop: number; increase: number; win: number }
+export interface MethodScores {
+  method: string;
+  averageDrop: number;
+  increase: number;
+  win: number;
+  /** 95 % percentile-bootstrap intervals over images (see `statistics`). */
+  intervals: { averageDrop: Interval; increase: Interval; win: Interval };
+}
+
+/** CMS (the reference) against one baseline, image by image. */
+export interface PairedComparison {
+  reference: string;
+  baseline: string;
+  /** Mean over images of the reference's Eq. 11 term minus the baseline's (points of Average Drop). */
+  dropDifference: number;
+  /** Its paired percentile-bootstrap interval. */
+  interval: Interval;
+  /** Images where the reference's E is less / more / equally confident than the baseline's. */
+  wins: number; losses: number; ties: number;
+  /** Exact two-sided sign test on wins against losses. */
+  p: number;
+}
+
+export interface EvaluationStatistics {
+  intervals: string;
+  paired: string;
+  resamples: number;
+  seed: number;
+  level: number;
+}
 
 export interface Evaluation {
   methods: string[];
   images: ImageEvaluation[];
   skipped: { file: string; cause: string }[];
   scores: MethodScores[];
+  /** The reference method (CMS when evaluated) against each other method. */
+  paired: PairedComparison[];
+  statistics: EvaluationStatistics;
   /** The common heatmap sum used per image (Eq. 10's s): the smallest normalised sum, unless set. */
   sumFraction?: number;
 }
@@ -37,11 +71,75 @@ export interface EvaluateOptions {
   onImage?: (done: number, total: number) => void;
   /** Called with each image's equal-sum heatmaps (for figures). */
   onHeatmaps?: (file: string, heatmaps: Float32Array[]) => Promise<void> | void;
+  /** Bootstrap settings (default: 2,000 resamples, seed 1, 95 %). */
+  bootstrap?: BootstrapOptions;
+  /** The method compared with every other one (default: "CMS" if evaluated, else the first). */
+  reference?: string;
+  /**
+   * Hook for heads that are not classification heads: the φ the metrics compare for an image,
+   * from its prediction (e.g. a binned-age or head-pose class of a model that gives them as a
+   * value). It must be positive on I (Average Drop divides by it). Without it, the head must be a
+   * classification head and φ is the predicted class's probability.
+   */
+  scoreFor?: (prediction: Prediction) => ScoreSpec;
 }
 
-export async function evaluate(explainer: Explainer, methods: SaliencyMethod[], files: string[], options: EvaluateOptions = {}): Promise<Evaluation> {
+/** What the evaluation needs of an explainer (an Explainer is one; tests pass hand-made ones). */
+export type EvalSubject = Pick<Explainer, 'head' | 'spec' | 'session' | 'prepare' | 'plan' | 'predict'>;
+
+/** The relative tolerance under which two confidences tie (as in winShares). */
+function lower(a: number, b: number): -1 | 0 | 1 {
+  const tie = 1e-6 * Math.max(1, Math.abs(Math.min(a, b)));
+  return Math.abs(a - b) <= tie ? 0 : a < b ? -1 : 1;
+}
+
+/**
+ * The metrics, their intervals and the paired comparisons from the per-image confidences: every
+ * metric is a mean of per-image terms, and one set of bootstrap resamples gives all intervals.
+ */
+export function summarise(methods: string[], images: ImageEvaluation[], options: { bootstrap?: BootstrapOptions; reference?: string } = {}): Pick<Evaluation, 'scores' | 'paired' | 'statistics'> {
+  const M = methods.length;
+  const drops = methods.map((_, m) => images.map((i) => dropTerm(i.original, i.explained[m]!)));
+  const increases = methods.map((_, m) => images.map((i) => increaseTerm(i.original, i.explained[m]!)));
+  const shares = images.map((i) => winShares(i.explained));
+  const wins = methods.map((_, m) => shares.map((s) => s[m]!));
+  const refName = options.reference ?? (methods.includes('CMS') ? 'CMS' : methods[0]!);
+  const ref = methods.indexOf(refName);
+  if (ref < 0) throw new CsmError(`reference method "${refName}" is not among ${methods.join(', ')}`);
+  const others = methods.map((_, m) => m).filter((m) => m !== ref);
+  const differences = others.map((m) => images.map((_, n) => drops[ref]![n]! - drops[m]![n]!));
+  const bootstrap = { ...BOOTSTRAP_DEFAULTS, ...options.bootstrap };
+  const intervals = bootstrapMeans([...drops, ...increases, ...wins, ...differences], bootstrap);
+  const mean = (v: number[]): number => v.reduce((a, b) => a + b, 0) / v.length;
+  const scores = methods.map((method, m) => ({
+    method, averageDrop: mean(drops[m]!), increase: mean(increases[m]!), win: mean(wins[m]!),
+    intervals: { averageDrop: intervals[m]!, increase: intervals[M + m]!, win: intervals[2 * M + m]! },
+  }));
+  const paired = others.map((m, j) => {
+    let w = 0, l = 0, t = 0;
+    for (const i of images) {
+      const c = lower(i.explained[ref]!, i.explained[m]!);
+      if (c < 0) w++; else if (c > 0) l++; else t++;
+    }
+    return { reference: refName, baseline: methods[m]!, dropDifference: mean(differences[j]!), interval: intervals[3 * M + j]!, wins: w, losses: l, ties: t, p: signTest(w, l) };
+  });
+  return {
+    scores, paired,
+    statistics: {
+      intervals: `percentile bootstrap over images: ${bootstrap.resamples} resamples with replacement (mulberry32, seed ${bootstrap.seed}), ${100 * bootstrap.level} % interval from the type-7 quantiles of the resampled means`,
+      paired: `per-image difference of the Average Drop terms (${refName} − baseline) with its paired percentile-bootstrap interval (same resamples); p: exact two-sided sign test on which explanation image is less confident (ties within 1e-6 relative left out)`,
+      resamples: bootstrap.resamples, seed: bootstrap.seed, level: bootstrap.level,
+    },
+  };
+}
+
+export async function evaluate(explainer: EvalSubject, methods: SaliencyMethod[], files: string[], options: EvaluateOptions = {}): Promise<Evaluation> {
   const head = explainer.head;
-  if (!['softmax', 'logit', 'sigmoid'].includes(head.confidence)) throw new CsmError(`evaluation needs a classification head; "${head.name}" gives ${head.confidence} outputs`);
+  if (!options.scoreFor && !['softmax', 'logit', 'sigmoid'].includes(head.confidence)) {
+    // Identity heads would be evaluated through the verification confidence of Eq. 8 on pairs;
+    // that needs pair-aware methods (Grad-CAM of a cosine) and is not implemented yet.
+    throw new CsmError(`evaluation needs a classification head (or EvaluateOptions.scoreFor); "${head.name}" gives ${head.confidence} outputs${head.confidence === 'embedding' ? ' (verification pairs, Eq. 8, are not evaluated yet)' : ''}`);
+  }
   const images: ImageEvaluation[] = [];
   const skipped: { file: string; cause: string }[] = [];
   const { input } = explainer.spec;
@@ -50,11 +148,12 @@ export async function evaluate(explainer: Explainer, methods: SaliencyMethod[], 
       const prepared = await explainer.prepare(file);
       const plan = explainer.plan(prepared);
       const { prediction, score: explainScore } = await explainer.predict(prepared);
-      const classIndex = prediction.classIndex!;
+      const classIndex = prediction.classIndex ?? 0;
       // The metrics compare probabilities (Average Drop divides by φ(I)).
-      const score = headScore(head, classIndex, 'prob');
+      const score = options.scoreFor ? options.scoreFor(prediction) : headScore(head, classIndex, 'prob');
+      const logitScore = options.scoreFor ? score : headScore(head, classIndex, 'logit');
       const maps = [];
-      for (const m of methods) maps.push(await m.heatmap({ file, image: prepared.image, tensor: prepared.tensor, classIndex, score, explainScore, plan }));
+      for (const m of methods) maps.push(await m.heatmap({ file, image: prepared.image, tensor: prepared.tensor, classIndex, score, logitScore, explainScore, plan }));
       const heatmaps = equalSumHeatmaps(maps, options.sumFraction);
       await options.onHeatmaps?.(file, heatmaps);
       const per = prepared.tensor.length;
@@ -75,19 +174,35 @@ export async function evaluate(explainer: Explainer, methods: SaliencyMethod[], 
     options.onImage?.(n + 1, files.length);
   }
   if (!images.length) throw new CsmError('no image could be evaluated');
-  const original = images.map((i) => i.original);
-  const byMethod = methods.map((_, k) => images.map((i) => i.explained[k]!));
-  const wins = winPercent(byMethod);
+  const names = methods.map((m) => m.name);
   return {
-    methods: methods.map((m) => m.name), images, skipped,
-    scores: methods.map((m, k) => ({ method: m.name, averageDrop: averageDrop(original, byMethod[k]!), increase: increaseInConfidence(original, byMethod[k]!), win: wins[k]! })),
+    methods: names, images, skipped,
+    ...summarise(names, images, { ...(options.bootstrap ? { bootstrap: options.bootstrap } : {}), ...(options.reference ? { reference: options.reference } : {}) }),
     ...(options.sumFraction !== undefined ? { sumFraction: options.sumFraction } : {}),
   };
 }
 
-export function evaluationMarkdown(e: Evaluation): string {
-  const lines = [`| metric | ${e.methods.join(' | ')} |`, `|---|${e.methods.map(() => '---:').join('|')}|`];
-  const row = (name: string, f: (s: MethodScores) => number, digits: number): string => `| ${name} | ${e.scores.map((s) => f(s).toFixed(digits)).join(' | ')} |`;
-  lines.push(row('Average Drop % (higher is better)', (s) => s.averageDrop, 2), row('% Increase in confidence (lower is better)', (s) => s.increase, 1), row('Win % (higher is better)', (s) => s.win, 1));
+/** "value [low, high]". */
+export function withInterval(value: number, interval: Interval, digits: number): string {
+  return `${value.toFixed(digits)} [${interval.low.toFixed(digits)}, ${interval.high.toFixed(digits)}]`;
+}
+
+function formatP(p: number): string {
+  return p < 0.001 ? p.toExponential(1) : p.toFixed(3);
+}
+
+export function evaluationMarkdown(e: Pick<Evaluation, 'methods' | 'scores' | 'paired' | 'statistics'> & { images: readonly unknown[] }): string {
+  const lines = [`| metric (${e.images.length} images; 95 % intervals) | ${e.methods.join(' | ')} |`, `|---|${e.methods.map(() => '---:').join('|')}|`];
+  const row = (name: string, f: (s: MethodScores) => [number, Interval], digits: number): string => `| ${name} | ${e.scores.map((s) => withInterval(...f(s), digits)).join(' | ')} |`;
+  lines.push(
+    row('Average Drop % (higher is better)', (s) => [s.averageDrop, s.intervals.averageDrop], 2),
+    row('% Increase in confidence (lower is better)', (s) => [s.increase, s.intervals.increase], 1),
+    row('Win % (higher is better; ties split)', (s) => [s.win, s.intervals.win], 1),
+  );
+  if (e.paired.length) {
+    lines.push('', `| ${e.paired[0]!.reference} against | Average Drop difference [95 %] | ${e.paired[0]!.reference} less / more / equally confident | sign test p |`, '|---|---:|---:|---:|');
+    for (const c of e.paired) lines.push(`| ${c.baseline} | ${withInterval(c.dropDifference, c.interval, 2)} | ${c.wins} / ${c.losses} / ${c.ties} | ${formatP(c.p)} |`);
+  }
+  lines.push('', `Intervals: ${e.statistics.intervals}. Paired: ${e.statistics.paired}.`);
   return lines.join('\n');
 }

@@ -10,7 +10,7 @@ import type { Explainer } from '../saliency/explain.js';
 import { defaultPatch } from '../saliency/plan.js';
 import type { ModelOpener } from '../engine/types.js';
 import type { SaliencyMethod } from './baselines/base.js';
-import { ReprojectedCms } from './baselines/cms.js';
+import { ReprojectedCms, type CanonicalMapSource } from './baselines/cms.js';
 import { GradCam } from './baselines/grad-cam.js';
 import { ImageOcclusion } from './baselines/occlusion.js';
 import { ScoreCam } from './baselines/score-cam.js';
@@ -23,8 +23,13 @@ export interface MethodContext {
   explainer: Explainer;
   /** Opens the model's rewrites (exposed layers) on the run's engine. */
   open: ModelOpener;
-  /** The data set's CMS on the canonical grid (what `cms` reprojects). */
-  cms: Float32Array;
+  /**
+   * The data set's CMS on the canonical grid (what `cms` reprojects): one map, or a map per image
+   * (by default csm eval gives each image the CMS of the other folds, so no image is in its own).
+   */
+  cms: CanonicalMapSource;
+  /** The image's own CIS on the canonical grid (what `cis` reprojects); absent: `cis` is unavailable. */
+  cis?: (file: string) => Float32Array | Promise<Float32Array>;
   /** The CAM layer, resolved on first use (see `camLayerResolver`). */
   camLayer: () => Promise<CamLayer>;
 }
@@ -38,6 +43,8 @@ export interface MethodEntry {
   description: string;
   /** Whether the method needs the CAM layer. */
   cam: boolean;
+  /** Run only when named (not among the defaults, which are the paper's four methods). */
+  extra?: boolean;
   create(context: MethodContext): Promise<SaliencyMethod>;
 }
 
@@ -59,15 +66,32 @@ export const METHODS: readonly MethodEntry[] = [
   },
   {
     name: 'score-cam', label: 'Score-CAM', cam: true,
-    description: 'forward passes only: each CAM channel masks the input and is weighted by φ',
+    description: 'Algorithm 1 of the paper (as pytorch-grad-cam): channel masks weighted by a softmax of the class logits',
     create: async (c) => {
       const layer = await c.camLayer();
       const session = await c.open({ ...c.model, path: await exposeTensors(c.model.path, [layer.name]) }, { batch: 64 });
-      return new ScoreCam(session, c.model.spec.input, layer.name, layer.dims);
+      return new ScoreCam(session, c.model.spec.input, layer.name, layer.dims, 'softmax-logit');
     },
   },
   {
-    name: 'occlusion', label: 'Occlusion', cam: false,
+    name: 'score-cam-linear', label: 'Score-CAM (linear)', cam: true, extra: true,
+    description: 'Score-CAM as the authors\' released code weights channels: the class probability, linearly',
+    create: async (c) => {
+      const layer = await c.camLayer();
+      const session = await c.open({ ...c.model, path: await exposeTensors(c.model.path, [layer.name]) }, { batch: 64 });
+      return new ScoreCam(session, c.model.spec.input, layer.name, layer.dims, 'linear-prob');
+    },
+  },
+  {
+    name: 'cis', label: 'CIS', cam: false, extra: true,
+    description: 'the image\'s own CIS reprojected onto it (the image is in its own map)',
+    create: async (c) => {
+      if (!c.cis) throw new CsmError('the "cis" method needs per-image CIS maps (csm eval computes them unless --cms is given)');
+      return new ReprojectedCms(c.cis, 'CIS');
+    },
+  },
+  {
+    name: 'occlusion', label: 'Occlusion', cam: false, extra: true,
     description: 'the same patches slid over I on a regular grid, without alignment',
     create: async (c) => {
       const patch = c.explainer.options.patch ?? defaultPatch(c.model.spec.input.height);
@@ -76,8 +100,8 @@ export const METHODS: readonly MethodEntry[] = [
   },
 ];
 
-/** The methods `csm eval` runs when none are named. */
-export const DEFAULT_METHODS: readonly string[] = METHODS.map((m) => m.name);
+/** The methods `csm eval` runs when none are named: the paper's four (CMS and three CAMs). */
+export const DEFAULT_METHODS: readonly string[] = METHODS.filter((m) => !m.extra).map((m) => m.name);
 
 export function methodEntry(name: string): MethodEntry | undefined {
   return METHODS.find((m) => m.name === name);
@@ -86,7 +110,7 @@ export function methodEntry(name: string): MethodEntry | undefined {
 /** `--help` lines: each method's name and description, aligned. */
 export function methodsHelp(indent = '  '): string {
   const width = Math.max(...METHODS.map((m) => m.name.length));
-  return METHODS.map((m) => `${indent}${m.name.padEnd(width)}  ${m.description}`).join('\n');
+  return METHODS.map((m) => `${indent}${m.name.padEnd(width)}  ${m.description}${m.extra ? ' (extra)' : ''}`).join('\n');
 }
 
 /**

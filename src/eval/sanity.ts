@@ -1,7 +1,7 @@
 /**
  * The model-randomisation sanity check (Adebayo et al. 2018) for CMS: the weights of the model's
  * layers are replaced by random values from the output backwards, one more layer per step
- * (cascading), a CMS is made at each step with the same images, plans and classes, and each CMS is
+ * (cascading, Fig. 8: the last 1, 2, 3, 4 … layers; or spread over all layers for the full curve), a CMS is made at each step with the same images, plans and classes, and each CMS is
  * compared with the original one. A faithful method's map must degrade as the model does.
  */
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
@@ -58,6 +58,19 @@ export async function randomisedModel(model: ResolvedModel, count: number, seed 
   return { ...model, path };
 }
 
+/**
+ * How many of the last layers each step randomises. `cascade` (the paper's Fig. 8): the last 1, 2,
+ * …, `steps` layers, one more per step from the top. `curve`: `steps` counts spread evenly up to
+ * every layer, the whole degradation curve.
+ */
+export type SanitySchedule = 'cascade' | 'curve';
+
+export function sanityCounts(layers: number, steps: number, schedule: SanitySchedule = 'cascade'): number[] {
+  const n = Math.min(steps, layers);
+  if (schedule === 'cascade') return Array.from({ length: n }, (_, k) => k + 1);
+  return Array.from({ length: n }, (_, k) => Math.round(((k + 1) * layers) / n));
+}
+
 export interface SanityStep { layers: number; randomised: string[]; spearman: number; ssim: number; map: Float32Array }
 
 /**
@@ -66,7 +79,7 @@ export interface SanityStep { layers: number; randomised: string[]; spearman: nu
  */
 export async function sanityCheck(
   explainer: Explainer, model: ResolvedModel, files: string[], steps: number,
-  open: (m: ResolvedModel) => Promise<EngineSession>, onStep?: (s: SanityStep) => void,
+  open: (m: ResolvedModel) => Promise<EngineSession>, onStep?: (s: SanityStep) => void, schedule: SanitySchedule = 'cascade',
 ): Promise<{ original: Float32Array; steps: SanityStep[]; layers: string[] }> {
   const layers = parameterisedLayers(decodeModel(await readFile(model.path)));
   if (!layers.length) throw new CsmError(`"${model.path}" has no layers with weights to randomise`);
@@ -88,7 +101,7 @@ export async function sanityCheck(
     return { map: acc.mean(), mask: Uint8Array.from(acc.coverage, (c) => (c > 0 ? 1 : 0)) };
   };
   const original = await cms(explainer.session);
-  const counts = Array.from({ length: Math.min(steps, layers.length) }, (_, k) => Math.round(((k + 1) * layers.length) / Math.min(steps, layers.length)));
+  const counts = sanityCounts(layers.length, steps, schedule);
   const out: SanityStep[] = [];
   for (const count of counts) {
     const session = await open(await randomisedModel(model, count));

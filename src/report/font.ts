@@ -4,6 +4,7 @@
  * written without a canvas library, so text has to be drawn pixel by pixel.
  */
 import { blendPixel, type Rgba } from '../image/index.js';
+import { LETTERS } from './letters.js';
 
 /**
  * Rows of one glyph, top to bottom; '#' is ink. Glyphs may be narrower than 5 (e.g. '.'). Lower
@@ -122,7 +123,7 @@ export const GLYPH_HEIGHT = 7;
 const MISSING: readonly string[] = ['#####', '#...#', '#...#', '#...#', '#...#', '#...#', '#####'];
 
 function glyph(ch: string): readonly string[] {
-  return GLYPHS[ch] ?? MISSING;
+  return GLYPHS[ch] ?? LETTERS[ch] ?? MISSING;
 }
 
 /** Width in image pixels of `text` drawn at `scale` (1 font pixel of spacing between glyphs). */

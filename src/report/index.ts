@@ -15,3 +15,4 @@ export {
 export { escapeHtml, markdownToHtml, renderHtml, writeHtmlIndex, type ReportImage, type ReportSection, type ReportSpec } from './html.js';
 export { coverageMask, writeCanonicalMap, type CanonicalMapSpace, type WrittenMap } from './maps.js';
 export { BAR_COLORS, barChart, lineChart, niceTicks, type BarChartOptions, type LineChartOptions, type LineSeries } from './chart.js';
+export { intervalBarChart, type IntervalBarChartOptions } from './chart.js';

@@ -3,7 +3,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { agreement, alignmentAblation, DEFAULT_EXPLAIN, Explainer, fitSimilarity, imagesAblation, openEngine, patchAblation, resolveModel } from '../../src/index.js';
+import { agreement, alignmentAblation, alignmentFaithfulness, applyAffine, DEFAULT_EXPLAIN, Explainer, fitSimilarity, imagesAblation, openEngine, patchAblation, resolveModel, similarityAffine } from '../../src/index.js';
 import { celebaImages } from '../helpers/data.js';
 
 const require = createRequire(import.meta.url);
@@ -19,6 +19,11 @@ test('fitSimilarity recovers a known scale, rotation and translation exactly', (
   assert.ok(Math.abs(Math.atan2(fit.a[1], fit.a[0]) - th) < 1e-9);
   const [zx, zy] = [p[2]![0] - fit.pMean[0], p[2]![1] - fit.pMean[1]];
   assert.ok(Math.abs(fit.a[0] * zx - fit.a[1] * zy + fit.qMean[0] - q[2]![0]) < 1e-9);
+  const m = similarityAffine(fit);
+  p.forEach((pt, k) => {
+    const [x, y] = applyAffine(m, pt[0], pt[1]);
+    assert.ok(Math.abs(x - q[k]![0]) < 1e-9 && Math.abs(y - q[k]![1]) < 1e-9, 'the affine form takes p to q');
+  });
 });
 
 test('agreement: 1 for identical maps, about 0 for unrelated ones', () => {
@@ -38,6 +43,13 @@ test('the three studies run on real photos and report sane figures', async () =>
   assert.is(a.none.length, 64 * 64);
   assert.is(a.canonical.length, 128 * 128);
   for (const v of Object.values(a.agreement)) assert.ok(v >= -1 && v <= 1);
+  const f = await alignmentFaithfulness(ex, PHOTOS, { bootstrap: { resamples: 200 } });
+  assert.equal(f.variants, ['canonical', 'keypoint', 'none']);
+  assert.is(f.images, PHOTOS.length);
+  assert.is(f.folds, PHOTOS.length, 'fewer images than 5: one fold per image');
+  assert.ok(Math.abs(f.scores.reduce((x, s) => x + s.win, 0) - 100) < 1e-9, 'Win % sums to 100');
+  for (const s of f.scores) for (const v of [s.averageDrop, s.increase]) assert.ok(v >= 0 && v <= 100, `${s.method}: ${v}`);
+  for (const r of f.ratios) for (const v of r.ratios) assert.ok(Number.isFinite(v) && v > 0, `φ(E)/φ(base) = ${v}`);
   const p = await patchAblation(ex, PHOTOS, [2, 8]);
   assert.equal(p.patches, [2, 4, 8]);
   assert.ok(Math.abs(p.spearmanToDefault[1]! - 1) < 1e-12, 'the default patch agrees with itself');

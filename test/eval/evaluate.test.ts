@@ -34,7 +34,9 @@ test('CMS, Score-CAM and occlusion are evaluated with the paper\'s metrics', asy
   for (const s of result.scores) {
     for (const v of [s.averageDrop, s.increase, s.win]) assert.ok(v >= 0 && v <= 100, `${s.method}: ${v}`);
   }
-  assert.ok(result.scores.reduce((a, s) => a + s.win, 0) >= 100 - 1e-9, 'every image has a winner');
+  assert.ok(Math.abs(result.scores.reduce((a, s) => a + s.win, 0) - 100) < 1e-9, 'ties split the win: Win % sums to 100');
+  for (const s of result.scores) for (const [k, i] of Object.entries(s.intervals)) assert.ok(i.low <= s[k as 'win'] + 1e-9 && s[k as 'win'] <= i.high + 1e-9, `${s.method} ${k} inside its interval`);
+  assert.is(result.paired.length, methods.length - 1, 'CMS against each other method');
   for (const maps of seen) {
     const sums = maps.map((m) => m.reduce((a, b) => a + b, 0));
     for (const s of sums) assert.ok(Math.abs(s - sums[0]!) < 1e-3 * Math.max(1, sums[0]!), `equal sums ${sums}`);

@@ -4,7 +4,7 @@ import * as assert from 'uvu/assert';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { decodeModel, DEFAULT_EXPLAIN, Explainer, openEngine, parameterisedLayers, randomisedModel, resolveModel, sanityCheck, spearman, ssim } from '../../src/index.js';
+import { decodeModel, DEFAULT_EXPLAIN, Explainer, openEngine, parameterisedLayers, randomisedModel, resolveModel, sanityCheck, sanityCounts, spearman, ssim } from '../../src/index.js';
 import { celebaImages } from '../helpers/data.js';
 
 const require = createRequire(import.meta.url);
@@ -31,11 +31,17 @@ test('randomising layers rewrites exactly their weights, from the output backwar
   assert.equal(changed, layers.slice(-2).flatMap((l) => l.weights).sort());
 });
 
-test('the cascade: the CMS degrades once layers are randomised', async () => {
+test('schedules: the cascade of Fig. 8 randomises the last 1, 2, 3, 4 layers; the curve spreads its steps to every layer', () => {
+  assert.equal(sanityCounts(10, 4), [1, 2, 3, 4]);
+  assert.equal(sanityCounts(3, 4), [1, 2, 3], 'no more steps than layers');
+  assert.equal(sanityCounts(10, 4, 'curve'), [3, 5, 8, 10]);
+});
+
+test('the full curve: the CMS degrades once layers are randomised', async () => {
   const model = await resolveModel('emotion');
   const session = await openEngine('cpu', model);
   const ex = await Explainer.create(model.spec, session, { ...DEFAULT_EXPLAIN, stride: 12, canonicalSize: 128 });
-  const result = await sanityCheck(ex, model, PHOTOS, 2, (m) => openEngine('cpu', m));
+  const result = await sanityCheck(ex, model, PHOTOS, 2, (m) => openEngine('cpu', m), undefined, 'curve');
   assert.is(result.steps.length, 2);
   assert.is(result.steps[1]!.layers, result.layers.length, 'the last step randomises every layer');
   const last = result.steps[result.steps.length - 1]!;

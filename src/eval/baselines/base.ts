@@ -5,6 +5,7 @@
  */
 import type { RgbImage } from '../../image/index.js';
 import type { OcclusionPlan, ScoreSpec } from '../../saliency/types.js';
+import type { HeatmapLike } from '../metrics.js';
 
 export interface MethodInput {
   file: string;
@@ -14,6 +15,8 @@ export interface MethodInput {
   classIndex: number;
   /** φ of the explained class as a probability (what the metrics measure; Score-CAM's score). */
   score: ScoreSpec;
+  /** The explained class's logit (Score-CAM's channel score; for softmax heads without a logits output, the log-probability). */
+  logitScore: ScoreSpec;
   /** φ as the explanation is configured (--score: the logit by default), for occlusion and gradients. */
   explainScore: ScoreSpec;
   /** The image's occlusion plan (its correspondence), for methods that reproject canonical maps. */
@@ -22,7 +25,11 @@ export interface MethodInput {
 
 export interface SaliencyMethod {
   readonly name: string;
-  heatmap(input: MethodInput): Promise<Float32Array>;
+  /**
+   * The map over I; a map with a support (e.g. reprojected maps, defined only where a patch
+   * reaches) is normalised over its support and is 0 elsewhere (Eq. 10).
+   */
+  heatmap(input: MethodInput): Promise<HeatmapLike>;
   dispose?(): Promise<void>;
 }
 
