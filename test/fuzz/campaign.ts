@@ -18,13 +18,15 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { CELEBA_DIR } from '../helpers/data.js';
 import { classNames, writeCase, writeCorpus, type Corpus } from './corpus.js';
-import { compareRuns, formatViolation, judgeRun, listedPath, referenceRun, runCms, type CmsOutcome, type Violation } from './harness.js';
+import { compareRuns, doubtedFace, formatViolation, judgeRun, listedPath, referenceRun, runCms, type CmsOutcome, type Violation } from './harness.js';
 
 interface ClassTally {
   files: number;
   explained: number;
   skipped: number;
   absent: number;
+  /** Explained although csm warned that the mesh network doubts the face. */
+  doubted: number;
   violations: number;
   causes: Map<string, number>;
 }
@@ -130,11 +132,14 @@ async function main(): Promise<number> {
       for (const s of run.sidecar.skipped) byPath.set(s.file, s.cause);
       const explained = new Set(run.sidecar.images);
       for (const f of corpus.files) {
-        const t = tally.get(f.cls) ?? { files: 0, explained: 0, skipped: 0, absent: 0, violations: 0, causes: new Map() };
+        const t = tally.get(f.cls) ?? { files: 0, explained: 0, skipped: 0, absent: 0, doubted: 0, violations: 0, causes: new Map() };
         tally.set(f.cls, t);
         t.files++;
         const p = listedPath(corpus, f);
-        if (explained.has(p)) t.explained++;
+        if (explained.has(p)) {
+          t.explained++;
+          if (doubtedFace(run, p)) t.doubted++;
+        }
         else if (byPath.has(p)) {
           t.skipped++;
           const shape = causeShape(byPath.get(p)!, p);
@@ -153,10 +158,10 @@ async function main(): Promise<number> {
     );
   }
 
-  console.log(`\nper class (files: explained / skipped / not listed; violations):`);
+  console.log(`\nper class (files: explained / skipped / not listed; explained with a doubted face; violations):`);
   const rows = [...tally.entries()].sort((a, b) => b[1].files - a[1].files);
   for (const [cls, t] of rows) {
-    console.log(`  ${cls.padEnd(24)} ${String(t.files).padStart(5)}: ${String(t.explained).padStart(4)} / ${String(t.skipped).padStart(4)} / ${String(t.absent).padStart(2)}${t.violations ? `   ${t.violations} VIOLATION(S)` : ''}`);
+    console.log(`  ${cls.padEnd(24)} ${String(t.files).padStart(5)}: ${String(t.explained).padStart(4)} / ${String(t.skipped).padStart(4)} / ${String(t.absent).padStart(2)}${t.doubted ? `   ${t.doubted} with a doubted face` : ''}${t.violations ? `   ${t.violations} VIOLATION(S)` : ''}`);
     if (values.causes) for (const [shape, k] of [...t.causes.entries()].sort((a, b) => b[1] - a[1])) console.log(`      ${String(k).padStart(4)} × ${shape}`);
   }
   const seconds = (performance.now() - t0) / 1000;

@@ -175,8 +175,22 @@ export function judgeRun(corpus: Corpus, run: CmsOutcome): Violation[] {
       v.push({ ...base, what: 'refused a valid photo', detail: cause });
     }
     if (f.expect === 'refuse' && s.accepted) v.push({ ...base, what: 'explained a file that must be refused', detail: 'it was added to the map' });
+    // A name with a newline or tab, printed as is, splits or garbles the output's one line per file.
+    if (printableName(p) !== p) {
+      for (const [stream, text] of [['stdout', run.stdout], ['stderr', run.stderr]] as const) {
+        if (text.includes(p)) v.push({ ...base, what: `name printed raw on ${stream}`, detail: 'its control characters (newline, tab) were written as they are, not escaped' });
+      }
+    }
   }
   return v;
+}
+
+/**
+ * Whether csm warned that the mesh network doubts the face it explained in `path` (presence below
+ * 0.5). Not a violation by itself: a damaged photo can still show a face. Counted by the campaign.
+ */
+export function doubtedFace(run: CsmResult, path: string): boolean {
+  return [path, printableName(path)].some((n) => run.stderr.includes(`"${n}": face 1: the mesh network doubts this is a face`));
 }
 
 function tail(s: string): string {
