@@ -11,7 +11,7 @@
  * kill (say, a checkpoint the kill left unloadable) is recorded and the soak starts over, so that
  * every kill is still tried and the failures are counted.
  *
- * Options: --photos N (30) --kills K (20) --seed S (1) --every N (1: checkpoint after every image)
+ * Options: --photos N (60) --kills K (20) --seed S (1) --every N (1: checkpoint after every image)
  * --keep (leave the folders).
  */
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -82,7 +82,7 @@ function runAndKill(args: string[], afterMs: number): Promise<CsmResult & { kill
 async function main(): Promise<number> {
   const { values } = parseArgs({
     options: {
-      photos: { type: 'string', default: '30' },
+      photos: { type: 'string', default: '60' },
       kills: { type: 'string', default: '20' },
       seed: { type: 'string', default: '1' },
       every: { type: 'string', default: '1' },
