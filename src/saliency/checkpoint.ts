@@ -3,16 +3,18 @@
  * resumed from one ends with exactly the bytes of an uninterrupted run.
  *
  * A checkpoint is three files in one directory:
- * - `cms-sum.npy`: the sums, float64, shape (size, size). Float64 keeps them exact (they are
+ * - `cms-sum.<hash>.npy`: the sums, float64, shape (size, size). Float64 keeps them exact (they are
  *   multiples of 2^-24 below 2^29, see cms.ts).
- * - `cms-coverage.npy`: the per-pixel coverage, **int32**, shape (size, size). The .npy writer has
- *   no uint32; coverage ≤ images, and saving refuses (CsmError) an accumulator with a coverage
- *   above 2^31 − 1 (two billion images, far beyond any run), so int32 holds it exactly and reads
- *   as a plain integer array in NumPy. Loading refuses negative values.
+ * - `cms-coverage.<hash>.npy`: the per-pixel coverage, **int32**, shape (size, size). The .npy
+ *   writer has no uint32; coverage ≤ images, and saving refuses (CsmError) an accumulator with a
+ *   coverage above 2^31 − 1 (two billion images, far beyond any run), so int32 holds it exactly and
+ *   reads as a plain integer array in NumPy. Loading refuses negative values.
  * - `cms-state.json`: `{ format: "csm-cms-checkpoint", version: 2, size, images, bound, ids,
- *   convergence, files: { "cms-sum.npy": { sha256, bytes }, "cms-coverage.npy": {…} }, extra,
- *   stateSha256 }`. The numbers are JSON doubles, which JavaScript writes in shortest round-trip
- *   form, so they load back bit for bit.
+ *   convergence, files: { "cms-sum.npy": { file, sha256, bytes }, "cms-coverage.npy": {…} },
+ *   extra, stateSha256 }`. The numbers are JSON doubles, which JavaScript writes in shortest
+ *   round-trip form, so they load back bit for bit.
+ * `<hash>` is the first 16 hex digits of the array file's SHA-256: the arrays are named by their
+ * contents, so a new checkpoint never overwrites the arrays the current state names.
  *
  * Integrity (version 2): `stateSha256` is the SHA-256 of the canonical JSON (keys sorted, no
  * spaces; {@link canonicalJson}) of the state without that field. Together with the hashes of
@@ -22,15 +24,14 @@
  * a run also checks that the contents agree with each other (resume.ts). Version 1 checkpoints
  * (no `stateSha256`) are refused with a message saying so.
  *
- * Atomicity: each file is written to a temporary name in the same directory (same file system),
- * flushed to disk, then renamed over its final name (io/atomic.ts); the .npy files first, the JSON
- * last. The JSON records the SHA-256 of the exact bytes of both .npy files, so a checkpoint torn by
- * a crash between the renames (new .npy files with the old JSON, or one new .npy file) fails to
- * load with a hash mismatch instead of loading wrong data. Such a crash does lose the previous
- * checkpoint; a caller that must always keep a loadable one can alternate between two directories.
+ * Atomicity, even under kill -9 at any moment: the new arrays are written (temporary name, fsync,
+ * rename: io/atomic.ts) under their new content names beside the old ones, then the state JSON is
+ * renamed over the old one (the single step that switches checkpoints), and only then are the
+ * arrays no state names any more deleted. At every moment `cms-state.json` names arrays that exist
+ * with the hashes it records.
  */
 import { createHash } from 'node:crypto';
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CsmError } from '../errors.js';
 import { readNpy, writeNpy } from '../image/npy.js';
@@ -54,8 +55,18 @@ export class CheckpointError extends CsmError {
 }
 
 interface FileRecord {
+  /** The array's file name in the checkpoint folder (named by its contents). */
+  file: string;
   sha256: string;
   bytes: number;
+}
+
+/** What an array file of a checkpoint may be called: `cms-sum.<16 hex>.npy` or `cms-coverage.<16 hex>.npy`. */
+const ARRAY_FILE = /^cms-(sum|coverage)\.[0-9a-f]{16}\.npy$/;
+
+/** The content-addressed file name of a checkpoint array (`cms-sum.npy` → `cms-sum.<hash>.npy`). */
+function arrayFileName(role: string, hash: string): string {
+  return role.replace(/\.npy$/, `.${hash.slice(0, 16)}.npy`);
 }
 
 interface StateJson {
@@ -97,7 +108,7 @@ export function checkpointStateSha256(state: object): string {
 }
 
 /**
- * Saves `acc` into `dir` (created if missing) as cms-sum.npy, cms-coverage.npy and cms-state.json,
+ * Saves `acc` into `dir` (created if missing) as its two arrays and cms-state.json,
  * atomically (see the module comment). `extra` is any JSON-serialisable object (run parameters,
  * the image list still to do, …) and comes back from {@link loadAccumulator} as saved.
  */
@@ -131,10 +142,10 @@ export async function saveAccumulator(dir: string, acc: CmsAccumulator, extra: o
     bound: acc.bound,
     ids: [...acc.ids],
     convergence: acc.convergence.map((p) => ({ images: p.images, change: p.change })),
-    files: {
-      [SUM_FILE]: { sha256: sha256(sumBytes), bytes: sumBytes.length },
-      [COVERAGE_FILE]: { sha256: sha256(coverageBytes), bytes: coverageBytes.length },
-    },
+    files: Object.fromEntries([[SUM_FILE, sumBytes], [COVERAGE_FILE, coverageBytes]].map(([role, bytes]) => {
+      const hash = sha256(bytes as Uint8Array);
+      return [role as string, { file: arrayFileName(role as string, hash), sha256: hash, bytes: (bytes as Uint8Array).length }];
+    })),
     extra: extraJson as Record<string, unknown>,
   };
   const sealed: StateJson = { ...state, stateSha256: checkpointStateSha256(state) };
@@ -145,17 +156,34 @@ export async function saveAccumulator(dir: string, acc: CmsAccumulator, extra: o
   } catch (e) {
     throw new CheckpointError(dir, `cannot create the directory: ${(e as Error).message}`, { cause: e, action: 'save' });
   }
-  // All three temporary files are written (after a free-space check) before the renames: the
-  // arrays first, the JSON that records their hashes last.
+  // The arrays under their content names first (beside the arrays the current state names), then
+  // the state, whose rename is the one step that switches to the new checkpoint; then the arrays
+  // no state names any more go.
+  const files = state.files as Record<string, FileRecord>;
   try {
     await writeFilesAtomic([
-      { path: join(dir, SUM_FILE), data: sumBytes },
-      { path: join(dir, COVERAGE_FILE), data: coverageBytes },
-      { path: statePath, data: stateBytes },
+      ...[SUM_FILE, COVERAGE_FILE].map((role) => ({ path: join(dir, files[role]!.file), data: role === SUM_FILE ? sumBytes : coverageBytes })),
     ], options);
+    await writeFilesAtomic([{ path: statePath, data: stateBytes }], options);
   } catch (e) {
+    await removeUnreferencedArrays(dir);
     if (e instanceof OutputWriteError) throw new CheckpointError(e.file, e.reason, { cause: e, action: 'save' });
     throw e;
+  }
+  await removeUnreferencedArrays(dir);
+}
+
+/** Deletes the array files that the state on disk does not name (older checkpoints, a failed save). */
+async function removeUnreferencedArrays(dir: string): Promise<void> {
+  let keep: Set<string>;
+  try {
+    const state = JSON.parse(await readFile(join(dir, STATE_FILE), 'utf8')) as { files?: Record<string, { file?: unknown }> };
+    keep = new Set(Object.values(state.files ?? {}).map((f) => String(f?.file)));
+  } catch {
+    return; // No readable state: nothing can tell which arrays matter, so none is deleted.
+  }
+  for (const name of await readdir(dir)) {
+    if (ARRAY_FILE.test(name) && !keep.has(name)) await rm(join(dir, name), { force: true });
   }
 }
 
@@ -211,9 +239,11 @@ export async function loadAccumulator(dir: string): Promise<{ acc: CmsAccumulato
   if (typeof extra !== 'object' || extra === null || Array.isArray(extra)) return failState('missing or bad "extra" object');
 
   const loadArray = async (name: string, dtype: 'float64' | 'int32') => {
-    const path = join(dir, name);
     const record = state.files![name];
     if (typeof record !== 'object' || record === null || typeof record.sha256 !== 'string') failState(`no hash recorded for ${name}`);
+    // The name comes from a file on disk: only a plain array name of this folder is followed.
+    if (typeof record!.file !== 'string' || !ARRAY_FILE.test(record!.file)) failState(`bad file name recorded for ${name}: ${JSON.stringify(record!.file)}`);
+    const path = join(dir, record!.file);
     const bytes = await readBytes(path);
     const hash = sha256(bytes);
     if (hash !== record!.sha256 || bytes.length !== record!.bytes) {
@@ -239,7 +269,7 @@ export async function loadAccumulator(dir: string): Promise<{ acc: CmsAccumulato
   const coverage = new Uint32Array(coverageI32.length);
   for (let i = 0; i < coverage.length; i++) {
     const c = coverageI32[i]!;
-    if (c < 0) throw new CheckpointError(join(dir, COVERAGE_FILE), `negative coverage ${c} at pixel (${i % size}, ${Math.floor(i / size)})`);
+    if (c < 0) throw new CheckpointError(join(dir, state.files![COVERAGE_FILE]!.file), `negative coverage ${c} at pixel (${i % size}, ${Math.floor(i / size)})`);
     coverage[i] = c;
   }
 

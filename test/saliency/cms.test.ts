@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { CmsAccumulator, CMS_MAX_MAGNITUDE, CMS_SCALE, quantiseCms, type CmsInput } from '../../src/saliency/cms.js';
 import { checkpointStateSha256, loadAccumulator, saveAccumulator, CheckpointError } from '../../src/saliency/checkpoint.js';
 import { CsmError } from '../../src/errors.js';
+import { arrayPath, checkpointFiles } from '../helpers/checkpoint-files.js';
 import { mulberry32 as prng } from '../helpers/random.js';
 
 const SIZE = 64;
@@ -145,7 +146,7 @@ test('(c) save after 7 images, load, continue: identical to an uninterrupted run
     const whole = run(data);
     const first = run(data.slice(0, 7));
     await saveAccumulator(dir, first, { model: 'test', next: 7 });
-    assert.equal((await readdir(dir)).sort(), ['cms-coverage.npy', 'cms-state.json', 'cms-sum.npy'], 'no temp files left');
+    assert.equal((await readdir(dir)).sort(), checkpointFiles(dir), 'no temp files left');
     const { acc, extra } = await loadAccumulator(dir);
     assert.equal(extra, { model: 'test', next: 7 });
     assert.is(acc.images, 7);
@@ -162,7 +163,8 @@ test('(c) save after 7 images, load, continue: identical to an uninterrupted run
     const dir3 = join(dir, 'c');
     await saveAccumulator(dir2, acc, {});
     await saveAccumulator(dir3, whole, {});
-    for (const f of ['cms-sum.npy', 'cms-coverage.npy', 'cms-state.json']) {
+    assert.equal(checkpointFiles(dir2), checkpointFiles(dir3), 'the same array names (named by content)');
+    for (const f of checkpointFiles(dir2)) {
       assert.ok((await readFile(join(dir2, f))).equals(await readFile(join(dir3, f))), f);
     }
     // overwriting an existing checkpoint works
@@ -263,23 +265,23 @@ test('(g) a corrupted or torn checkpoint fails to load, naming the file and the 
   try {
     const acc = run(data.slice(0, 7));
     await saveAccumulator(dir, acc, {});
-    const sumPath = join(dir, 'cms-sum.npy');
+    const sumPath = arrayPath(dir, 'cms-sum.npy');
     const good = await readFile(sumPath);
     const bad = Buffer.from(good);
     bad[good.length - 100] = bad[good.length - 100]! ^ 0x01;
     await writeFile(sumPath, bad);
-    await rejectsWith(loadAccumulator(dir), [/cms-sum\.npy/, /hash mismatch/], 'corrupt byte');
+    await rejectsWith(loadAccumulator(dir), [/cms-sum\.[0-9a-f]{16}\.npy/, /hash mismatch/], 'corrupt byte');
 
     // torn: a newer coverage file with the older state/sum
     await writeFile(sumPath, good);
     const dir2 = join(dir, 'newer');
     await saveAccumulator(dir2, run(data.slice(0, 9)), {});
-    await writeFile(join(dir, 'cms-coverage.npy'), await readFile(join(dir2, 'cms-coverage.npy')));
-    await rejectsWith(loadAccumulator(dir), [/cms-coverage\.npy/, /hash mismatch/], 'torn');
+    await writeFile(arrayPath(dir, 'cms-coverage.npy'), await readFile(arrayPath(dir2, 'cms-coverage.npy')));
+    await rejectsWith(loadAccumulator(dir), [/cms-coverage\.[0-9a-f]{16}\.npy/, /hash mismatch/], 'torn');
 
     // missing file
-    await rm(join(dir, 'cms-coverage.npy'));
-    await rejectsWith(loadAccumulator(dir), [/cms-coverage\.npy/, /missing/], 'missing npy');
+    await rm(arrayPath(dir, 'cms-coverage.npy'));
+    await rejectsWith(loadAccumulator(dir), [/cms-coverage\.[0-9a-f]{16}\.npy/, /missing/], 'missing npy');
     await rejectsWith(loadAccumulator(join(dir, 'nowhere')), [/cms-state\.json/, /missing/], 'missing state');
 
     // bad version; any edit of the state breaks its integrity hash
@@ -298,7 +300,7 @@ test('(g) a corrupted or torn checkpoint fails to load, naming the file and the 
     // re-sealed edits (a forger recomputing the hash) still meet the structural checks
     const reseal = (o: Record<string, unknown>): string => JSON.stringify({ ...o, stateSha256: checkpointStateSha256(o) });
     await writeFile(join(dir2, 'cms-state.json'), reseal({ ...state, size: 32 }));
-    await rejectsWith(loadAccumulator(dir2), [/cms-sum\.npy/, /size mismatch/], 'size');
+    await rejectsWith(loadAccumulator(dir2), [/cms-sum\.[0-9a-f]{16}\.npy/, /size mismatch/], 'size');
     await writeFile(join(dir2, 'cms-state.json'), reseal({ ...state, images: 8 }));
     await rejectsWith(loadAccumulator(dir2), [/cms-state\.json/, /ids/], 'images vs ids');
     // the hash does not depend on key order or spacing, only on the contents
