@@ -4,6 +4,7 @@
  */
 import type { ModelOpener } from '../engine/types.js';
 import { CsmError } from '../errors.js';
+import { printableName } from '../image/types.js';
 import type { RgbImage } from '../image/index.js';
 import { FaceDetector, type DetectOptions } from './detect.js';
 import { FaceMesher, type MeshOptions } from './mesh.js';
@@ -15,18 +16,22 @@ export type FaceChoice = 'largest' | 'all' | number;
 /** Faces smaller than this (box side, pixels) are aligned but flagged: the mesh gets unreliable. */
 export const SMALL_FACE_PX = 40;
 
-/** Below this presence score the mesh network doubts that its crop shows a face. */
+/**
+ * Below this presence score the mesh network says its crop shows no face: the detector's box was a
+ * false positive (a flat colour, a face hidden by hair), and a map made from it would only dilute
+ * the CMS, so the photo is refused as having no face.
+ */
 export const MIN_PRESENCE = 0.5;
 
 export class NoFaceError extends CsmError {
-  constructor(readonly file: string) {
-    super(`no face found in "${file}"`);
+  constructor(readonly file: string, detail = '') {
+    super(`no face found in "${printableName(file)}"${detail ? ` (${detail})` : ''}`);
   }
 }
 
 export class FaceChoiceError extends CsmError {
   constructor(readonly file: string, readonly found: number, readonly wanted: number) {
-    super(`"${file}" has ${found} face${found === 1 ? '' : 's'}; --face ${wanted} asks for face ${wanted} (faces are numbered from 1, largest first)`);
+    super(`"${printableName(file)}" has ${found} face${found === 1 ? '' : 's'}; --face ${wanted} asks for face ${wanted} (faces are numbered from 1, largest first)`);
   }
 }
 
@@ -34,7 +39,7 @@ export interface AlignedFace {
   mesh: FaceMesh;
   /** 1-based rank by size among the photo's faces. */
   rank: number;
-  /** Things a user should know about this face (small, doubtful presence, others ignored). */
+  /** Things a user should know about this face (small, others ignored). */
   warnings: string[];
 }
 
@@ -47,6 +52,8 @@ export function parseFaceChoice(text: string): FaceChoice {
 
 export interface AlignOptions extends DetectOptions, MeshOptions {
   face?: FaceChoice;
+  /** Faces whose mesh presence is below this are refused (default MIN_PRESENCE; 0 keeps every face). */
+  minPresence?: number;
 }
 
 export class FaceAligner {
@@ -65,20 +72,29 @@ export class FaceAligner {
     if (found.length === 0) throw new NoFaceError(file);
     let picked: number[];
     if (choice === 'all') picked = found.map((_, k) => k);
-    else if (choice === 'largest') picked = [0];
+    // The largest box that the mesh network confirms as a face (a false positive is passed over).
+    else if (choice === 'largest') picked = found.map((_, k) => k);
     else if (choice > found.length) throw new FaceChoiceError(file, found.length, choice);
     else picked = [choice - 1];
     const faces: AlignedFace[] = [];
+    const name = printableName(file);
+    const minPresence = options.minPresence ?? MIN_PRESENCE;
+    let rejected = '';
     for (const k of picked) {
       const detection = found[k]!;
       const mesh = await this.mesher.mesh(photo, detection, options);
+      if (mesh.presence < minPresence) {
+        rejected = `the detector's box ${k + 1} (score ${detection.score.toFixed(2)}) is no face to the mesh network (presence ${mesh.presence.toFixed(2)})`;
+        continue;
+      }
       const warnings: string[] = [];
       const side = Math.min(detection.box.width, detection.box.height);
-      if (side < SMALL_FACE_PX) warnings.push(`"${file}": face ${k + 1} is only ${Math.round(side)} px wide (under ${SMALL_FACE_PX} px): its mesh may be inaccurate`);
-      if (mesh.presence < MIN_PRESENCE) warnings.push(`"${file}": face ${k + 1}: the mesh network doubts this is a face (presence ${mesh.presence.toFixed(2)})`);
-      if (choice === 'largest' && found.length > 1) warnings.push(`"${file}": ${found.length} faces found; using the largest (--face all or --face N to choose)`);
+      if (side < SMALL_FACE_PX) warnings.push(`"${name}": face ${k + 1} is only ${Math.round(side)} px wide (under ${SMALL_FACE_PX} px): its mesh may be inaccurate`);
+      if (choice === 'largest' && found.length > 1) warnings.push(`"${name}": ${found.length} faces found; using the largest (--face all or --face N to choose)`);
       faces.push({ mesh, rank: k + 1, warnings });
+      if (choice === 'largest') break;
     }
+    if (faces.length === 0) throw new NoFaceError(file, rejected);
     return faces;
   }
 

@@ -110,6 +110,23 @@ test('a photo without a face is a NoFaceError naming the file', async () => {
   }
 });
 
+test('a detector false positive that the mesh network rejects is no face (a flat colour, found by the fuzz campaign)', async () => {
+  const [W, H] = [464, 126];
+  const data = new Float32Array(3 * W * H);
+  [169, 37, 1].forEach((v, c) => data.fill(v, c * W * H, (c + 1) * W * H));
+  const photo = { width: W, height: H, data };
+  const err = await aligner.align(photo, 'solid\nname.png').catch((e: unknown) => e);
+  assert.instance(err, NoFaceError);
+  const message = (err as Error).message;
+  assert.match(message, /^no face found in "solid\\u000aname\.png"/, 'the name is printable on one line');
+  assert.not.match(message, /\n/);
+  // With the gate off, the same box is aligned: the refusal above is the presence test's doing.
+  const kept = await aligner.align(photo, 'solid.png', { minPresence: 0 }).catch((e: unknown) => e);
+  assert.ok(Array.isArray(kept), 'BlazeFace finds a box in this flat colour');
+  assert.match(message, /presence 0\.\d\d/);
+  assert.ok((kept as { mesh: { presence: number } }[])[0]!.mesh.presence < 0.5);
+});
+
 test('several faces: largest by default (with a warning), all, or the N-th; N too large is an error', async () => {
   const photo = await readImage(SAMPLE);
   const all = await aligner.align(photo, 'sample1.jpg', { face: 'all' });
