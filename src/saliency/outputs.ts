@@ -48,7 +48,7 @@ export async function writeCisOutputs(setup: ExplainSetup, dir: string, result: 
 
 export interface CmsOutputInfo {
   /** The job the run went through: its mode, its item count and what it skipped before the run. */
-  job: Pick<CmsJob, 'items' | 'mode' | 'skippedBefore'>;
+  job: Pick<CmsJob, 'items' | 'mode' | 'skippedBefore' | 'shard'>;
   /** Predicted labels, counted over the images explained in this process (dropped after a resume). */
   predictions?: Record<string, number>;
   /** A title recorded in the sidecar (the demo's task). */
@@ -71,7 +71,7 @@ export async function writeCmsOutputs(setup: ExplainSetup, dir: string, run: Cms
   const chart = join(dir, 'cms-convergence.png');
   const curve = acc.convergence.map((c) => [c.images, c.change] as [number, number]);
   const rendered = canonicalMapFiles(dir, 'cms', acc.mean(), { ...setup.space, mask: coverageMask(acc.coverage) }, {
-    kind: 'CMS', task: info.task, mode: job.mode, params: setup.params, run: { ...runInfo(setup), seconds: run.seconds, resumedAt: run.resumedAt },
+    kind: 'CMS', task: info.task, mode: job.mode, ...(job.shard ? { shard: job.shard } : {}), params: setup.params, run: { ...runInfo(setup), seconds: run.seconds, resumedAt: run.resumedAt },
     counts: { listed: job.items.length + job.skippedBefore.length, explained: acc.images, skipped: skipped.length },
     predictions: run.resumedAt === 0 ? info.predictions : undefined,
     skipped, images: acc.ids, convergence: acc.convergence,
@@ -124,7 +124,9 @@ export async function computeCms(setup: ExplainSetup, job: CmsJob, dir: string, 
   const cisStems: string[] = [];
   const stem = options.cisStem ?? defaultCisStem;
   // τ cancels in every drop c·(cos − τ) − c·(cos* − τ), so the mode's kind is enough.
-  const fingerprint = { ...setup.params, mode: job.mode['kind'] };
+  // A shard (--shard K/N) is part of it: resuming with another shard is refused by name, and
+  // csm merge reads it to check that the shards of a split are all there, once each.
+  const fingerprint = { ...setup.params, mode: job.mode['kind'], ...(job.shard ? { shard: job.shard } : {}) };
   const run = await runCms(job.items, job.explain, setup.explainer.canonicalSize, {
     checkpointDir: join(dir, 'checkpoint'),
     checkpointEvery: options.checkpointEvery ?? 25,
