@@ -47,6 +47,7 @@ export async function mergeCommand(args: string[]): Promise<number> {
     const shards = checkSplit(loaded, values['allow-missing'] ?? false);
     let merged: CmsAccumulator | undefined;
     for (const { acc } of loaded) merged = merged ? merged.merge(acc) : acc;
+    if (merged!.images === 0) throw new CsmError(`no image was explained in any of the ${positionals.length} shards (all empty)`);
     // One run lists its images in list order; where that order was sorted (a folder), so is the merge's.
     const sorted = loaded.every((l) => l.split?.sorted);
     const images = sorted ? [...merged!.ids].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)) : merged!.ids;

@@ -5,6 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
+import { shardOf } from '../../src/index.js';
 import { CELEBA_DIR, celebaImages, REPO_ROOT, skip } from '../helpers/data.js';
 
 const csm = (...args: string[]) => spawnSync(process.execPath, [join(REPO_ROOT, 'bin', 'csm.js'), ...args], { encoding: 'utf8' });
@@ -86,6 +87,17 @@ test('3 shards (--shard K/3) merged equal one run byte for byte; merge refuses m
   const resume = csm('cms', '--images', images, '--out', out('s0'), '--shard', '1/3', '--resume', ...CHEAP);
   assert.is(resume.status, 1);
   assert.match(resume.stderr, /--shard \(shard\.index\): checkpoint 0, now 1/);
+
+  // 6 photos in 7 shards: an empty shard still finishes (an array job goes on to its merge).
+  const names = photos.slice(0, 6).map((f) => basename(f));
+  const empty = [0, 1, 2, 3, 4, 5, 6].find((k) => !names.some((n) => shardOf(n, 7) === k))!;
+  const e = csm('cms', '--images', images, '--out', out('e'), '--shard', `${empty}/7`, ...CHEAP);
+  assert.is(e.status, 0, e.stderr);
+  assert.is(json(out('e')).empty, true);
+  assert.is(json(out('e')).counts.explained, 0);
+  const none = csm('merge', out('e'), '--allow-missing', '--out', out('m-empty'));
+  assert.is(none.status, 1);
+  assert.match(none.stderr, /no image was explained in any of the 1 shards/);
 });
 
 test('--shard usage errors exit 2 with a clear message', () => {
