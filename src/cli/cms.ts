@@ -82,6 +82,7 @@ export async function cmsCommand(args: string[]): Promise<number> {
     });
     const { run, skipped, written } = result;
     if (values.json) printJson({ out: setup.out, images: run.acc.images, skipped, files: written.files, regions: written.regions });
+    else if (job.shard && run.acc.images === 0) print(`shard ${job.shard.index}/${job.shard.count} is empty: no image of it explained (${skipped.length} skipped) → ${join(setup.out, 'cms.json')}`);
     else {
       print(`CMS of ${run.acc.images} image${run.acc.images === 1 ? '' : 's'} (${skipped.length} skipped) in ${run.seconds.toFixed(1)} s → ${join(setup.out, 'cms-overlay.png')}`);
       for (const s of skipped) print(`  skipped ${s.file}: ${s.cause}`);
