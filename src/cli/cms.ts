@@ -5,6 +5,7 @@ import { classificationJob, computeCms, galleryJob, listImages, pairsJob, readPa
 import { EXPLAIN_HELP, EXPLAIN_OPTIONS, setupExplain } from './explain-args.js';
 import { EXIT, UsageError, print, printJson } from './output.js';
 import { Progress } from './progress.js';
+import { applyShard, SHARD_HELP, SHARD_OPTIONS, shardFlag } from './shard-args.js';
 
 export const CMS_HELP = `Usage:
   csm cms --model MODEL --images DIR|LIST --out DIR [options]        a class or value head
@@ -34,6 +35,8 @@ cms-regions.md, cms-convergence.png (change of the map as images are added, Fig.
 (every parameter, the model's hash, versions, counts, predictions, skipped files with causes,
 the convergence curve). To merge shards run on other machines: csm merge.
 
+${SHARD_HELP}
+
 ${EXPLAIN_HELP}`;
 
 const CMS_OPTIONS = {
@@ -45,6 +48,7 @@ const CMS_OPTIONS = {
   'checkpoint-every': { type: 'string' },
   resume: { type: 'boolean' },
   'save-cis': { type: 'string' },
+  ...SHARD_OPTIONS,
 } as const;
 
 export async function cmsCommand(args: string[]): Promise<number> {
@@ -57,6 +61,7 @@ export async function cmsCommand(args: string[]): Promise<number> {
   const saveCis = Number(values['save-cis'] ?? 0);
   if (!Number.isInteger(saveCis) || saveCis < 0) throw new UsageError(`--save-cis takes a whole number ≥ 0, got "${values['save-cis']}"`);
   const tau = values.tau === undefined ? undefined : Number(values.tau);
+  const shard = shardFlag(values.shard);
   if (tau !== undefined && !(tau >= -1 && tau <= 1)) throw new UsageError(`--tau takes a cosine similarity in [-1, 1], got "${values.tau}"`);
   // --out is refused if it holds a finished run (cms.json) or another run's checkpoint, unless
   // --force (start over) or --resume (continue the checkpoint).
@@ -67,9 +72,9 @@ export async function cmsCommand(args: string[]): Promise<number> {
     if (values.images && head.confidence === 'embedding') throw new UsageError(`head "${head.name}" gives embeddings: use --gallery (Eq. 7) or --pairs (Eq. 8)`);
     if (!values.images && head.confidence !== 'embedding') throw new UsageError(`--gallery and --pairs explain identity heads; head "${head.name}" gives ${head.confidence} outputs`);
     const t0 = performance.now();
-    const job = values.images ? classificationJob(setup.explainer, await listImages(values.images), values.images)
+    const job = await applyShard(values.images ? classificationJob(setup.explainer, await listImages(values.images), values.images)
       : values.gallery ? await galleryJob(setup.explainer, values.gallery, (done, total) => progress.update(done, total, (performance.now() - t0) / 1000, 'gallery embeddings'))
-        : await pairsJob(setup.explainer, await readPairs(values.pairs!), { source: values.pairs!, ...(tau !== undefined ? { tau } : {}) });
+        : await pairsJob(setup.explainer, await readPairs(values.pairs!), { source: values.pairs!, ...(tau !== undefined ? { tau } : {}) }), shard, values);
     const result = await computeCms(setup, job, setup.out, {
       checkpointEvery: every, resume: values.resume ?? false, saveCis,
       onWarning: (m) => progress.note(`warning: ${m}`),
@@ -77,6 +82,7 @@ export async function cmsCommand(args: string[]): Promise<number> {
     });
     const { run, skipped, written } = result;
     if (values.json) printJson({ out: setup.out, images: run.acc.images, skipped, files: written.files, regions: written.regions });
+    else if (job.shard && run.acc.images === 0) print(`shard ${job.shard.index}/${job.shard.count} is empty: no image of it explained (${skipped.length} skipped) → ${join(setup.out, 'cms.json')}`);
     else {
       print(`CMS of ${run.acc.images} image${run.acc.images === 1 ? '' : 's'} (${skipped.length} skipped) in ${run.seconds.toFixed(1)} s → ${join(setup.out, 'cms-overlay.png')}`);
       for (const s of skipped) print(`  skipped ${s.file}: ${s.cause}`);

@@ -2,7 +2,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { coverageMask, CsmError, fingerprintDiff, loadAccumulator, versions, writeCanonicalMap, type CmsAccumulator } from '../index.js';
+import { coverageMask, CsmError, fingerprintDiff, loadAccumulator, versions, writeCanonicalMap, type CmsAccumulator, type ShardInfo } from '../index.js';
 import { openOutput } from './out.js';
 import { EXIT, UsageError, print } from './output.js';
 import { spaceFromParams } from './space.js';
@@ -13,39 +13,90 @@ Merges the CMS accumulators of several runs of the same model and parameters ove
 sets (each SHARD is a "csm cms" output folder, or its checkpoint folder) into one CMS, exactly:
 the result has the same bytes as one run over all the images. Shards made with different models
 or parameters, or sharing an image, are refused (the message names the options that differ).
-Writes the same files as "csm cms"; a DIR holding a finished run is refused without --force.`;
+Writes the same files as "csm cms"; a DIR holding a finished run is refused without --force.
+
+Shards of a split (csm cms --shard K/N) are checked: all of the same N and data set, each index
+once, and every index from 0 to N−1 present; a missing one is refused unless --allow-missing
+(then it is warned about and recorded). cms.json lists every shard merged.
+
+Options:
+  --allow-missing         merge the shards of a split even when some of the N are not given`;
 
 export async function mergeCommand(args: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { out: { type: 'string' }, force: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } });
+  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { out: { type: 'string' }, force: { type: 'boolean' }, 'allow-missing': { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } });
   if (values.help) { print(MERGE_HELP); return EXIT.ok; }
   if (positionals.length < 1) throw new UsageError('merge needs at least one SHARD folder');
   if (!values.out) throw new UsageError('merge needs --out DIR');
   const out = values.out;
   const lock = await openOutput(out, { finished: ['cms.json'], force: values.force ?? false });
   try {
-    let merged: CmsAccumulator | undefined;
-    let fingerprint: Record<string, unknown> | undefined;
+    // Every shard is loaded and checked (parameters, split) before anything is merged.
+    const loaded: { shard: string; acc: CmsAccumulator; params: Record<string, unknown>; split: ShardInfo | undefined }[] = [];
     for (const shard of positionals) {
       const dir = existsSync(join(shard, 'checkpoint', 'cms-state.json')) ? join(shard, 'checkpoint') : shard;
       const { acc, extra } = await loadAccumulator(dir);
       const fp = extra['fingerprint'];
       if (typeof fp !== 'object' || fp === null || Array.isArray(fp)) throw new CsmError(`shard "${shard}" records no fingerprint of its model and parameters (not a csm cms checkpoint?)`);
-      if (fingerprint !== undefined) {
-        const diff = fingerprintDiff(fingerprint, fp as Record<string, unknown>, { names: [`"${positionals[0]}"`, `"${shard}"`] });
+      const { shard: split, ...params } = fp as Record<string, unknown> & { shard?: ShardInfo };
+      if (loaded.length) {
+        const diff = fingerprintDiff(loaded[0]!.params, params, { names: [`"${positionals[0]}"`, `"${shard}"`] });
         if (diff.length) throw new CsmError(`shard "${shard}" was made with a different model or parameters than "${positionals[0]}": ${diff.join('; ')}`);
       }
-      fingerprint ??= fp as Record<string, unknown>;
-      merged = merged ? merged.merge(acc) : acc;
+      loaded.push({ shard, acc, params, split });
     }
-    const params = fingerprint as Record<string, unknown> & { canonicalSize?: number };
+    const shards = checkSplit(loaded, values['allow-missing'] ?? false);
+    let merged: CmsAccumulator | undefined;
+    for (const { acc } of loaded) merged = merged ? merged.merge(acc) : acc;
+    if (merged!.images === 0) throw new CsmError(`no image was explained in any of the ${positionals.length} shards (all empty)`);
+    // One run lists its images in list order; where that order was sorted (a folder), so is the merge's.
+    const sorted = loaded.every((l) => l.split?.sorted);
+    const images = sorted ? [...merged!.ids].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)) : merged!.ids;
+    const { mode, ...params } = loaded[0]!.params as Record<string, unknown> & { canonicalSize?: number };
     const space = await spaceFromParams(params, merged!.size);
     const written = await writeCanonicalMap(out, 'cms', merged!.mean(), { ...space, mask: coverageMask(merged!.coverage) }, {
-      kind: 'CMS', merged: positionals, params, run: { versions: versions() },
-      counts: { explained: merged!.images }, images: merged!.ids,
+      kind: 'CMS', merged: positionals, ...(shards ? { shards } : {}), mode: { kind: mode }, params, run: { versions: versions() },
+      counts: { explained: merged!.images }, images,
     });
     print(`merged ${positionals.length} shards, ${merged!.images} images → ${written.files.find((f) => f.endsWith('-overlay.png'))}`);
   } finally {
     await lock.release();
   }
   return EXIT.ok;
+}
+
+interface LoadedShard { shard: string; split: ShardInfo | undefined }
+
+/**
+ * Checks the shards of a split (--shard K/N): all made with --shard or none; one N and one data set;
+ * each index once; every index present (else refused, or warned about with allowMissing). Returns
+ * what cms.json records of them, undefined for runs made without --shard.
+ */
+function checkSplit(loaded: LoadedShard[], allowMissing: boolean): Record<string, unknown> | undefined {
+  const split = loaded.filter((l) => l.split);
+  if (!split.length) return undefined;
+  if (split.length !== loaded.length) {
+    const plain = loaded.find((l) => !l.split)!;
+    throw new CsmError(`"${plain.shard}" was made without --shard and "${split[0]!.shard}" with --shard ${split[0]!.split!.index}/${split[0]!.split!.count}: merge the N shards of one split`);
+  }
+  const first = split[0]!;
+  const { count, setSha256, by } = first.split!;
+  const seen = new Map<number, string>();
+  for (const l of split) {
+    const s = l.split!;
+    if (s.count !== count) throw new CsmError(`"${l.shard}" is shard ${s.index}/${s.count} but "${first.shard}" is shard ${first.split!.index}/${count}: the shards come from different splits`);
+    if (s.setSha256 !== setSha256 || s.by !== by) throw new CsmError(`"${l.shard}" and "${first.shard}" are shards of different data sets (their full item lists differ): merge the shards of one split`);
+    const twice = seen.get(s.index);
+    if (twice !== undefined) throw new CsmError(`shard ${s.index}/${count} is given twice ("${twice}" and "${l.shard}")`);
+    seen.set(s.index, l.shard);
+  }
+  const missing = Array.from({ length: count }, (_, k) => k).filter((k) => !seen.has(k));
+  if (missing.length) {
+    const list = missing.map((k) => `${k}/${count}`).join(', ');
+    if (!allowMissing) throw new CsmError(`shard${missing.length > 1 ? 's' : ''} ${list} of the ${count}-way split ${missing.length > 1 ? 'are' : 'is'} missing: give all ${count} shard outputs, or --allow-missing to merge only these`);
+    process.stderr.write(`csm merge: warning: shard${missing.length > 1 ? 's' : ''} ${list} of the ${count}-way split ${missing.length > 1 ? 'are' : 'is'} missing; the CMS covers only the shards given\n`);
+  }
+  return {
+    count, by, rule: first.split!.rule, setSha256, listed: first.split!.listed, missing,
+    given: split.map((l) => ({ index: l.split!.index, out: l.shard, items: l.split!.kept })).sort((a, b) => a.index - b.index),
+  };
 }

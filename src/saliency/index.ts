@@ -10,3 +10,4 @@ export { checkResume, fingerprintDiff, PARAM_FLAGS, ResumeError, type ResumePoin
 export { listImages, runCms, type CmsProgress, type CmsRunOptions, type CmsRunResult, type SkippedImage } from './cms-run.js';
 export { fitThreshold, pairId, readGallery, readPairs, type Gallery, type Pair } from './identity.js';
 export { fileSha256, versions } from './provenance.js';
+export { identityKeyOf, imageKeyOf, pairKeyOf, parseShard, SHARD_INDEX_ENV, SHARD_RULE, shardJob, shardOf, ShardSpecError, splitKeys, type ShardInfo, type ShardSpec, type ShardableJob } from './shard.js';

@@ -8,6 +8,7 @@ import type { SkippedImage } from './cms-run.js';
 import type { CisResult, Explainer } from './explain.js';
 import { fitThreshold, pairId, readGallery, type Pair } from './identity.js';
 import { cosine } from './score.js';
+import type { ShardInfo } from './shard.js';
 
 export interface CmsJob {
   /** What the run goes through, in order: image paths (or "PHOTO#N"), or pair ids. */
@@ -17,6 +18,8 @@ export interface CmsJob {
   mode: Record<string, unknown>;
   /** Items dropped before the run (an image or pair that could not be embedded). */
   skippedBefore: SkippedImage[];
+  /** Set when the job keeps one static shard of its items (shard.ts, `--shard K/N`). */
+  shard?: ShardInfo;
 }
 
 /** A class or value head over images; `source` (a folder, a list file…) is recorded. */

@@ -48,7 +48,7 @@ export async function writeCisOutputs(setup: ExplainSetup, dir: string, result: 
 
 export interface CmsOutputInfo {
   /** The job the run went through: its mode, its item count and what it skipped before the run. */
-  job: Pick<CmsJob, 'items' | 'mode' | 'skippedBefore'>;
+  job: Pick<CmsJob, 'items' | 'mode' | 'skippedBefore' | 'shard'>;
   /** Predicted labels, counted over the images explained in this process (dropped after a resume). */
   predictions?: Record<string, number>;
   /** A title recorded in the sidecar (the demo's task). */
@@ -61,17 +61,28 @@ export interface CmsOutputInfo {
  * `cms-overlay.png`, `cms-regions.md` and `cms.json` (parameters, engine and versions, counts,
  * predictions, skipped files with causes, the image list and the convergence curve). The map is
  * masked to where any patch landed. All are written as one atomic set after a free-space check
- * (writeFilesAtomic). Throws when every image was skipped.
+ * (writeFilesAtomic). Throws when every image was skipped, except in a shard (--shard K/N): an
+ * empty shard writes only `cms.json` (`empty: true`) beside its checkpoint, so that an array job
+ * goes on to csm merge, which adds nothing for it.
  */
 export async function writeCmsOutputs(setup: ExplainSetup, dir: string, run: CmsRunResult, info: CmsOutputInfo): Promise<WrittenMap> {
   const { acc } = run;
   const { job } = info;
   const skipped: SkippedImage[] = [...job.skippedBefore, ...run.skipped];
+  if (acc.images === 0 && job.shard) {
+    const path = join(dir, 'cms.json');
+    const sidecar = {
+      kind: 'CMS', empty: true, task: info.task, mode: job.mode, shard: job.shard, params: setup.params, run: { ...runInfo(setup), seconds: run.seconds, resumedAt: run.resumedAt },
+      counts: { listed: job.items.length + job.skippedBefore.length, explained: 0, skipped: skipped.length }, skipped, images: [], files: ['cms.json'],
+    };
+    await mkdir(dir, { recursive: true });
+    return { files: await writeFilesAtomic([{ path, data: `${JSON.stringify(sidecar, null, 2)}\n` }]) };
+  }
   if (acc.images === 0) throw new CsmError(`every image was skipped:\n  ${skipped.map((s) => `${s.file}: ${s.cause}`).join('\n  ')}`);
   const chart = join(dir, 'cms-convergence.png');
   const curve = acc.convergence.map((c) => [c.images, c.change] as [number, number]);
   const rendered = canonicalMapFiles(dir, 'cms', acc.mean(), { ...setup.space, mask: coverageMask(acc.coverage) }, {
-    kind: 'CMS', task: info.task, mode: job.mode, params: setup.params, run: { ...runInfo(setup), seconds: run.seconds, resumedAt: run.resumedAt },
+    kind: 'CMS', task: info.task, mode: job.mode, ...(job.shard ? { shard: job.shard } : {}), params: setup.params, run: { ...runInfo(setup), seconds: run.seconds, resumedAt: run.resumedAt },
     counts: { listed: job.items.length + job.skippedBefore.length, explained: acc.images, skipped: skipped.length },
     predictions: run.resumedAt === 0 ? info.predictions : undefined,
     skipped, images: acc.ids, convergence: acc.convergence,
@@ -119,12 +130,14 @@ const defaultCisStem = (file: string, index: number): string => `cis-${String(in
  * and the kind of φ agree, which is the checkpoint's fingerprint; the image list is checked apart.
  */
 export async function computeCms(setup: ExplainSetup, job: CmsJob, dir: string, options: ComputeCmsOptions = {}): Promise<ComputedCms> {
-  if (!job.items.length) throw new CsmError('there are no images to explain');
+  if (!job.items.length && !job.shard) throw new CsmError('there are no images to explain');
   const predictions: Record<string, number> = {};
   const cisStems: string[] = [];
   const stem = options.cisStem ?? defaultCisStem;
   // τ cancels in every drop c·(cos − τ) − c·(cos* − τ), so the mode's kind is enough.
-  const fingerprint = { ...setup.params, mode: job.mode['kind'] };
+  // A shard (--shard K/N) is part of it: resuming with another shard is refused by name, and
+  // csm merge reads it to check that the shards of a split are all there, once each.
+  const fingerprint = { ...setup.params, mode: job.mode['kind'], ...(job.shard ? { shard: job.shard } : {}) };
   const run = await runCms(job.items, job.explain, setup.explainer.canonicalSize, {
     checkpointDir: join(dir, 'checkpoint'),
     checkpointEvery: options.checkpointEvery ?? 25,

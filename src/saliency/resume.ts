@@ -31,6 +31,7 @@ export const PARAM_FLAGS: Readonly<Record<string, string>> = {
   alignment: '--alignment',
   face: '--face',
   mode: 'the kind of job (--images, --gallery or --pairs)',
+  shard: '--shard',
 };
 
 /** Where a checkpointed run stops and continues. */
