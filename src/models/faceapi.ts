@@ -1,0 +1,135 @@
+/**
+ * ONNX graphs for face-api's weights-only models (`@vladmandic/face-api` model/*.bin with a
+ * weights manifest; the architecture is in face-api's code and is rebuilt here from its
+ * description, with face-api's weights).
+ *
+ * Face expression net (face-api FaceExpressionNet): 112×112 RGB, minus the mean colour
+ * (122.782, 117.001, 104.298), divided by 255 (the spec's normalisation does this, so the graph
+ * starts at the first convolution); four dense blocks (32, 64, 128, 256 channels, each halving the
+ * size: 112 → 7); a 7×7 average pool; a fully connected layer to 7 expression scores; softmax.
+ * A dense block: out1 = relu(conv0(x), stride 2), where conv0 is a plain 3×3 convolution in the
+ * first block and a depthwise-separable one after; then out_k = sepconv_k(relu(out1 + … +
+ * out_{k−1})) for k = 2..4 and the block's output relu(out1 + out2 + out3 + out4). Convolutions use
+ * TF's "same" padding (for stride 2 on an even size: nothing before, one row/column after).
+ */
+import { ModelError } from '../errors.js';
+import type { TfWeight } from './convert/tfjs-model.js';
+import type { OnnxModel, OnnxNode } from './onnx/model.js';
+import { OnnxDataType } from './onnx/schema.js';
+
+export const FACE_API_PACKAGE = '@vladmandic/face-api';
+export const FACE_API_EXPRESSIONS = ['neutral', 'happy', 'sad', 'angry', 'fearful', 'disgusted', 'surprised'];
+/** face-api's mean colour, subtracted before dividing by 255. */
+export const FACE_API_MEAN_RGB = [122.782, 117.001, 104.298];
+
+class GraphBuilder {
+  readonly nodes: OnnxNode[] = [];
+  readonly initializers: OnnxModel['graph']['initializers'] = [];
+  private count = 0;
+
+  constructor(private readonly weights: Map<string, TfWeight>) {}
+
+  weight(name: string): TfWeight {
+    const w = this.weights.get(name);
+    if (!w) throw new ModelError(`face-api weights lack "${name}"`);
+    return w;
+  }
+
+  tensor(name: string, dims: number[], data: Float32Array): string {
+    this.initializers.push({ name, dataType: OnnxDataType.FLOAT, dims, raw: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) });
+    return name;
+  }
+
+  op(opType: string, inputs: string[], attributes: OnnxNode['attributes'] = [], out?: string): string {
+    const output = out ?? `${opType}_${this.count}`;
+    this.nodes.push({ name: `${opType}_${this.count++}`, opType, inputs, outputs: [output], attributes });
+    return output;
+  }
+
+  /** TF [kh, kw, in, out] (or [kh, kw, C, 1] depthwise) → ONNX [out, in, kh, kw] (or [C, 1, kh, kw]). */
+  filter(name: string, depthwise: boolean): { name: string; channels: number } {
+    const w = this.weight(name);
+    const [kh, kw, cin, mult] = w.shape as [number, number, number, number];
+    const cout = depthwise ? cin : mult;
+    const inner = depthwise ? 1 : cin;
+    const out = new Float32Array(kh * kw * cin * mult);
+    for (let y = 0; y < kh; y++) {
+      for (let x = 0; x < kw; x++) {
+        for (let i = 0; i < cin; i++) {
+          for (let o = 0; o < mult; o++) {
+            const src = w.data[((y * kw + x) * cin + i) * mult + o]!;
+            const [oc, ic] = depthwise ? [i, 0] : [o, i];
+            out[((oc * inner + ic) * kh + y) * kw + x] = src;
+          }
+        }
+      }
+    }
+    return { name: this.tensor(name, [cout, inner, kh, kw], out), channels: cout };
+  }
+
+  conv(x: string, filter: { name: string; channels: number }, stride: number, group: number, bias?: string): string {
+    // TF "same" for 3×3: stride 1 pads 1 on each side; stride 2 on an even size pads 1 after only.
+    const pads = stride === 2 ? [0, 0, 1, 1] : [1, 1, 1, 1];
+    return this.op('Conv', bias ? [x, filter.name, bias] : [x, filter.name], [
+      { name: 'kernel_shape', kind: 'ints', value: [3, 3] },
+      { name: 'strides', kind: 'ints', value: [stride, stride] },
+      { name: 'pads', kind: 'ints', value: pads },
+      { name: 'group', kind: 'int', value: group },
+    ]);
+  }
+
+  bias(name: string): string {
+    const w = this.weight(name);
+    return this.tensor(name, [w.shape[0]!], Float32Array.from(w.data));
+  }
+
+  /** Depthwise 3×3 then pointwise 1×1, then the bias (on the pointwise convolution). */
+  separable(x: string, prefix: string, stride: number): string {
+    const dw = this.filter(`${prefix}/depthwise_filter`, true);
+    const y = this.conv(x, dw, stride, dw.channels);
+    const pw = this.filter(`${prefix}/pointwise_filter`, false);
+    return this.op('Conv', [y, pw.name, this.bias(`${prefix}/bias`)], [{ name: 'kernel_shape', kind: 'ints', value: [1, 1] }]);
+  }
+
+  denseBlock4(x: string, prefix: string, first: boolean): string {
+    const out1 = this.op('Relu', [first
+      ? this.conv(x, this.filter(`${prefix}/conv0/filters`, false), 2, 1, this.bias(`${prefix}/conv0/bias`))
+      : this.separable(x, `${prefix}/conv0`, 2)]);
+    const outs = [out1];
+    for (let k = 1; k <= 3; k++) {
+      let sum = outs[0]!;
+      for (const o of outs.slice(1)) sum = this.op('Add', [sum, o]);
+      const input = k === 1 ? out1 : this.op('Relu', [sum]);
+      outs.push(this.separable(input, `${prefix}/conv${k}`, 1));
+    }
+    let total = outs[0]!;
+    for (const o of outs.slice(1)) total = this.op('Add', [total, o]);
+    return this.op('Relu', [total]);
+  }
+}
+
+/** The face expression net as an ONNX model: input "input" [batch, 3, 112, 112] (normalised), outputs "expressions" and "expressions_logits". */
+export function buildFaceExpressionNet(weights: Map<string, TfWeight>, metadata: Record<string, string> = {}): OnnxModel {
+  const b = new GraphBuilder(weights);
+  let x = 'input';
+  for (let k = 0; k < 4; k++) x = b.denseBlock4(x, `dense${k}`, k === 0);
+  const pooled = b.op('AveragePool', [x], [{ name: 'kernel_shape', kind: 'ints', value: [7, 7] }, { name: 'strides', kind: 'ints', value: [2, 2] }]);
+  const flat = b.op('Flatten', [pooled], [{ name: 'axis', kind: 'int', value: 1 }]);
+  const fc = b.weight('fc/weights');
+  const logits = b.op('Add', [b.op('MatMul', [flat, b.tensor('fc/weights', fc.shape, Float32Array.from(fc.data))]), b.bias('fc/bias')], [], 'expressions_logits');
+  b.op('Softmax', [logits], [{ name: 'axis', kind: 'int', value: 1 }], 'expressions');
+  const classes = fc.shape[1]!;
+  return {
+    opset: 13, producer: 'csm', producerVersion: '1',
+    docString: 'face-api FaceExpressionNet rebuilt from its architecture with its weights. Input NCHW, already normalised ((pixel − mean RGB) / 255).',
+    metadata: { source_format: 'face-api weights + architecture', input_layout: 'NCHW', ...metadata },
+    graph: {
+      name: 'face_expression', nodes: b.nodes, initializers: b.initializers,
+      inputs: [{ name: 'input', elemType: OnnxDataType.FLOAT, shape: ['batch', 3, 112, 112] }],
+      outputs: [
+        { name: 'expressions', elemType: OnnxDataType.FLOAT, shape: ['batch', classes] },
+        { name: 'expressions_logits', elemType: OnnxDataType.FLOAT, shape: ['batch', classes] },
+      ],
+    },
+  };
+}

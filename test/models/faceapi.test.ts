@@ -1,0 +1,74 @@
+/**
+ * faceapi-expression (src/models/faceapi.ts: face-api's FaceExpressionNet rebuilt as an ONNX graph)
+ * against TF.js running the same network the way face-api's own code does (tf.conv2d,
+ * tf.separableConv2d with "same" padding, tf.avgPool, tf.matMul, tf.softmax; face-api's mean-colour
+ * normalisation on raw pixels), with the weights decoded by TF.js's own tf.io.decodeWeights, on real
+ * face crops from csm-celeba100. Bound as in zoo-parity.test.ts.
+ */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { readFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import * as ort from 'onnxruntime-node';
+import * as tf from '@tensorflow/tfjs-core';
+import { cropAndResize, ensureZooModel, inputShape, readImage, toModelInput, zooEntry, zooPackageDir } from '../../src/index.js';
+import { FACE_API_MEAN_RGB, FACE_API_PACKAGE } from '../../src/models/faceapi.js';
+import { celebaImages, skip } from '../helpers/data.js';
+import { tfReady } from '../helpers/tfjs-reference.js';
+
+const BATCH = 8;
+const images = celebaImages();
+const FACE_BOX = { x: 14, y: 45, width: 150, height: 150 };
+
+/** face-api's FaceExpressionNet forward pass, in TF.js ops, on raw 0..255 NHWC pixels. */
+function faceApiExpressions(w: tf.NamedTensorMap, x: tf.Tensor4D): tf.Tensor2D {
+  return tf.tidy(() => {
+    const sep = (t: tf.Tensor4D, p: string, stride: 1 | 2): tf.Tensor4D =>
+      tf.add(tf.separableConv2d(t, w[`${p}/depthwise_filter`] as tf.Tensor4D, w[`${p}/pointwise_filter`] as tf.Tensor4D, stride, 'same'), w[`${p}/bias`]!);
+    const block = (t: tf.Tensor4D, p: string, first: boolean): tf.Tensor4D => {
+      const out1 = tf.relu(first ? tf.add(tf.conv2d(t, w[`${p}/conv0/filters`] as tf.Tensor4D, 2, 'same'), w[`${p}/conv0/bias`]!) : sep(t, `${p}/conv0`, 2)) as tf.Tensor4D;
+      const out2 = sep(out1, `${p}/conv1`, 1);
+      const out3 = sep(tf.relu(tf.add(out1, out2)), `${p}/conv2`, 1);
+      const out4 = sep(tf.relu(tf.add(out1, tf.add(out2, out3))), `${p}/conv3`, 1);
+      return tf.relu(tf.add(out1, tf.add(out2, tf.add(out3, out4))));
+    };
+    let t = tf.div(tf.sub(x, tf.tensor1d(FACE_API_MEAN_RGB)), 255) as tf.Tensor4D;
+    for (let k = 0; k < 4; k++) t = block(t, `dense${k}`, k === 0);
+    const pooled = tf.avgPool(t, [7, 7], [2, 2], 'valid');
+    return tf.softmax(tf.add(tf.matMul(tf.reshape(pooled, [x.shape[0], -1]), w['fc/weights'] as tf.Tensor2D), w['fc/bias']!));
+  });
+}
+
+test('faceapi-expression: ONNX (onnxruntime-node) equals face-api\'s network in TF.js on real faces', async () => {
+  if (!images) return skip('faceapi-expression', 'csm-celeba100 is not at ../shared/data (set CSM_TEST_DATA)');
+  const entry = zooEntry('faceapi-expression')!;
+  const { spec } = entry;
+  const photos = await Promise.all(images.slice(0, BATCH).map((f) => readImage(f)));
+  const crops = photos.map((p) => cropAndResize(p, FACE_BOX, spec.input.width, spec.input.height));
+  const session = await ort.InferenceSession.create((await ensureZooModel(spec.name)).path);
+  const head = spec.heads[0]!;
+  const onnx = (await session.run({ [spec.input.name]: new ort.Tensor('float32', toModelInput(crops, spec.input, 'NCHW'), inputShape(spec.input, BATCH, 'NCHW')) }))[head.output]!.data as Float32Array;
+
+  await tfReady();
+  const manifestPath = join(zooPackageDir(FACE_API_PACKAGE), entry.file);
+  const groups = JSON.parse(await readFile(manifestPath, 'utf8')) as { paths: string[]; weights: tf.io.WeightsManifestEntry[] }[];
+  const shards = await Promise.all(groups.flatMap((g) => g.paths).map((p) => readFile(join(dirname(manifestPath), p))));
+  const all = Buffer.concat(shards);
+  const weights = tf.io.decodeWeights(all.buffer.slice(all.byteOffset, all.byteOffset + all.byteLength), groups.flatMap((g) => g.weights));
+  // Raw pixels, NHWC: what face-api is given.
+  const raw = toModelInput(crops, { ...spec.input, normalise: { scale: 1, offset: 0 } }, 'NHWC');
+  const x = tf.tensor4d(raw, [BATCH, spec.input.height, spec.input.width, 3]);
+  const out = faceApiExpressions(weights, x);
+  const ref = Float32Array.from(await out.data());
+  tf.dispose([x, out, ...Object.values(weights)]);
+
+  let d = 0;
+  for (let k = 0; k < ref.length; k++) d = Math.max(d, Math.abs(ref[k]! - onnx[k]!));
+  console.log(`    faceapi-expression/${head.output}: max |diff| ${d.toExponential(2)} (bound 1.00e-4)`);
+  assert.ok(d <= 1e-4, `max |diff| ${d}`);
+  const top = Array.from({ length: BATCH }, (_, b) => { const row = Array.from(onnx.subarray(b * 7, b * 7 + 7)); return head.labels![row.indexOf(Math.max(...row))]; });
+  console.log(`    predictions: ${top.join(', ')}`);
+  await session.release();
+});
+
+test.run();
