@@ -22,6 +22,18 @@ export const FACE_API_EXPRESSIONS = ['neutral', 'happy', 'sad', 'angry', 'fearfu
 /** face-api's mean colour, subtracted before dividing by 255. */
 export const FACE_API_MEAN_RGB = [122.782, 117.001, 104.298];
 
+/**
+ * TF "same" padding (begin h, begin w, end h, end w) for a square kernel on an even input size (every
+ * strided layer of these nets sees one): stride 1 pads (k − 1) / 2 on each side; stride 2 pads
+ * k − 2 in total, the extra one after.
+ */
+function samePads(kernel: number, stride: number): number[] {
+  if (stride === 1) { const p = (kernel - 1) / 2; return [p, p, p, p]; }
+  const total = Math.max(kernel - 2, 0);
+  const before = Math.floor(total / 2);
+  return [before, before, total - before, total - before];
+}
+
 class GraphBuilder {
   readonly nodes: OnnxNode[] = [];
   readonly initializers: OnnxModel['graph']['initializers'] = [];
@@ -47,7 +59,7 @@ class GraphBuilder {
   }
 
   /** TF [kh, kw, in, out] (or [kh, kw, C, 1] depthwise) → ONNX [out, in, kh, kw] (or [C, 1, kh, kw]). */
-  filter(name: string, depthwise: boolean): { name: string; channels: number } {
+  filter(name: string, depthwise: boolean): { name: string; channels: number; kernel: number } {
     const w = this.weight(name);
     const [kh, kw, cin, mult] = w.shape as [number, number, number, number];
     const cout = depthwise ? cin : mult;
@@ -64,17 +76,23 @@ class GraphBuilder {
         }
       }
     }
-    return { name: this.tensor(name, [cout, inner, kh, kw], out), channels: cout };
+    return { name: this.tensor(name, [cout, inner, kh, kw], out), channels: cout, kernel: kh };
   }
 
-  conv(x: string, filter: { name: string; channels: number }, stride: number, group: number, bias?: string): string {
-    // TF "same" for 3×3: stride 1 pads 1 on each side; stride 2 on an even size pads 1 after only.
-    const pads = stride === 2 ? [0, 0, 1, 1] : [1, 1, 1, 1];
+  conv(x: string, filter: { name: string; channels: number; kernel: number }, stride: number, group: number, bias?: string): string {
     return this.op('Conv', bias ? [x, filter.name, bias] : [x, filter.name], [
-      { name: 'kernel_shape', kind: 'ints', value: [3, 3] },
+      { name: 'kernel_shape', kind: 'ints', value: [filter.kernel, filter.kernel] },
       { name: 'strides', kind: 'ints', value: [stride, stride] },
-      { name: 'pads', kind: 'ints', value: pads },
+      { name: 'pads', kind: 'ints', value: samePads(filter.kernel, stride) },
       { name: 'group', kind: 'int', value: group },
+    ]);
+  }
+
+  maxPoolSame(x: string): string {
+    return this.op('MaxPool', [x], [
+      { name: 'kernel_shape', kind: 'ints', value: [3, 3] },
+      { name: 'strides', kind: 'ints', value: [2, 2] },
+      { name: 'pads', kind: 'ints', value: samePads(3, 2) },
     ]);
   }
 
@@ -108,6 +126,58 @@ class GraphBuilder {
   }
 }
 
+/** Graph inputs and outputs shared by the builders. */
+function model(b: GraphBuilder, name: string, doc: string, outputs: [string, number][], metadata: Record<string, string>): OnnxModel {
+  return {
+    opset: 13, producer: 'csm', producerVersion: '1',
+    docString: `${doc} rebuilt from its architecture with its weights. Input NCHW, already normalised ((pixel − mean RGB) / 255).`,
+    metadata: { source_format: 'face-api weights + architecture', input_layout: 'NCHW', ...metadata },
+    graph: {
+      name, nodes: b.nodes, initializers: b.initializers,
+      inputs: [{ name: 'input', elemType: OnnxDataType.FLOAT, shape: ['batch', 3, 112, 112] }],
+      outputs: outputs.map(([n, width]) => ({ name: n, elemType: OnnxDataType.FLOAT, shape: ['batch', width] })),
+    },
+  };
+}
+
+/**
+ * face-api's age and gender net (AgeGenderNet on TinyXception with 2 main blocks): entry flow
+ * (3×3 convolution stride 2, two reduction blocks), two residual main blocks, an exit reduction
+ * block and a separable convolution to 512 channels (112 → 7), a 7×7 average pool, then two fully
+ * connected layers: age in years (one value) and gender scores (male, female) with softmax.
+ * Reduction block: [relu] → sepconv → relu → sepconv → 3×3 max pool stride 2 ("same"), plus a 1×1
+ * convolution stride 2 of the block's input; main block: 3 × (relu → sepconv), plus its input.
+ * Outputs "age", "gender", "gender_logits".
+ */
+export function buildAgeGenderNet(weights: Map<string, TfWeight>, metadata: Record<string, string> = {}): OnnxModel {
+  const b = new GraphBuilder(weights);
+  const reduction = (x: string, p: string, activate: boolean): string => {
+    let out = b.separable(activate ? b.op('Relu', [x]) : x, `${p}/separable_conv0`, 1);
+    out = b.maxPoolSame(b.separable(b.op('Relu', [out]), `${p}/separable_conv1`, 1));
+    return b.op('Add', [out, b.conv(x, b.filter(`${p}/expansion_conv/filters`, false), 2, 1, b.bias(`${p}/expansion_conv/bias`))]);
+  };
+  let x = b.op('Relu', [b.conv('input', b.filter('entry_flow/conv_in/filters', false), 2, 1, b.bias('entry_flow/conv_in/bias'))]);
+  x = reduction(x, 'entry_flow/reduction_block_0', false);
+  x = reduction(x, 'entry_flow/reduction_block_1', true);
+  for (let k = 0; k < 2; k++) {
+    const p = `middle_flow/main_block_${k}`;
+    let out = x;
+    for (let c = 0; c < 3; c++) out = b.separable(b.op('Relu', [out]), `${p}/separable_conv${c}`, 1);
+    x = b.op('Add', [out, x]);
+  }
+  x = reduction(x, 'exit_flow/reduction_block', true);
+  x = b.op('Relu', [b.separable(x, 'exit_flow/separable_conv', 1)]);
+  const pooled = b.op('AveragePool', [x], [{ name: 'kernel_shape', kind: 'ints', value: [7, 7] }, { name: 'strides', kind: 'ints', value: [2, 2] }]);
+  const flat = b.op('Flatten', [pooled], [{ name: 'axis', kind: 'int', value: 1 }]);
+  const fc = (p: string, out: string): string => {
+    const w = b.weight(`${p}/weights`);
+    return b.op('Add', [b.op('MatMul', [flat, b.tensor(`${p}/weights`, w.shape, Float32Array.from(w.data))]), b.bias(`${p}/bias`)], [], out);
+  };
+  fc('fc/age', 'age');
+  b.op('Softmax', [fc('fc/gender', 'gender_logits')], [{ name: 'axis', kind: 'int', value: 1 }], 'gender');
+  return model(b, 'age_gender', 'face-api AgeGenderNet', [['age', 1], ['gender', 2], ['gender_logits', 2]], metadata);
+}
+
 /** The face expression net as an ONNX model: input "input" [batch, 3, 112, 112] (normalised), outputs "expressions" and "expressions_logits". */
 export function buildFaceExpressionNet(weights: Map<string, TfWeight>, metadata: Record<string, string> = {}): OnnxModel {
   const b = new GraphBuilder(weights);
@@ -118,18 +188,5 @@ export function buildFaceExpressionNet(weights: Map<string, TfWeight>, metadata:
   const fc = b.weight('fc/weights');
   const logits = b.op('Add', [b.op('MatMul', [flat, b.tensor('fc/weights', fc.shape, Float32Array.from(fc.data))]), b.bias('fc/bias')], [], 'expressions_logits');
   b.op('Softmax', [logits], [{ name: 'axis', kind: 'int', value: 1 }], 'expressions');
-  const classes = fc.shape[1]!;
-  return {
-    opset: 13, producer: 'csm', producerVersion: '1',
-    docString: 'face-api FaceExpressionNet rebuilt from its architecture with its weights. Input NCHW, already normalised ((pixel − mean RGB) / 255).',
-    metadata: { source_format: 'face-api weights + architecture', input_layout: 'NCHW', ...metadata },
-    graph: {
-      name: 'face_expression', nodes: b.nodes, initializers: b.initializers,
-      inputs: [{ name: 'input', elemType: OnnxDataType.FLOAT, shape: ['batch', 3, 112, 112] }],
-      outputs: [
-        { name: 'expressions', elemType: OnnxDataType.FLOAT, shape: ['batch', classes] },
-        { name: 'expressions_logits', elemType: OnnxDataType.FLOAT, shape: ['batch', classes] },
-      ],
-    },
-  };
+  return model(b, 'face_expression', 'face-api FaceExpressionNet', [['expressions', fc.shape[1]!], ['expressions_logits', fc.shape[1]!]], metadata);
 }

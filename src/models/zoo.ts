@@ -7,7 +7,7 @@
  * model; its images are 0..1 floats, so "×255" there is scale 1 here.
  */
 import type { TfWeight } from './convert/tfjs-model.js';
-import { buildFaceExpressionNet, FACE_API_EXPRESSIONS, FACE_API_MEAN_RGB, FACE_API_PACKAGE } from './faceapi.js';
+import { buildAgeGenderNet, buildFaceExpressionNet, FACE_API_EXPRESSIONS, FACE_API_MEAN_RGB, FACE_API_PACKAGE } from './faceapi.js';
 import { ageDecades, DECADE_LABELS, headPose, POSE, type GraphExtension } from './heads.js';
 import type { OnnxModel } from './onnx/model.js';
 import type { ModelSpec } from './spec.js';
@@ -231,6 +231,20 @@ export const ZOO: ZooEntry[] = [
       description: 'face-api facial expression net, 7 classes (neutral, happy, sad, angry, fearful, disgusted, surprised), 112×112 RGB minus face-api\'s mean colour, / 255. Needs the package @vladmandic/face-api (a development dependency of csm)',
       input: { name: 'input', width: 112, height: 112, layout: 'NCHW', color: 'rgb', normalise: { scale: 1 / 255, offset: FACE_API_MEAN_RGB.map((m) => -m / 255) } },
       heads: [{ name: 'expression', task: 'expression', output: 'expressions', logits: 'expressions_logits', confidence: 'softmax', labels: FACE_API_EXPRESSIONS }],
+    },
+  },
+  {
+    file: 'model/age_gender_model-weights_manifest.json',
+    package: FACE_API_PACKAGE,
+    build: { id: 'ag1', make: buildAgeGenderNet },
+    spec: {
+      name: 'faceapi-agegender', task: 'multi', source: `${FACE_API_PACKAGE} model/age_gender_model (weights; graph built by csm from face-api's AgeGenderNet / TinyXception architecture)`, license: 'MIT (justadudewhohacks/face-api.js, vladmandic/face-api)',
+      description: 'face-api age and gender net (TinyXception): gender in 2 classes (male, female) and age in years, 112×112 RGB minus face-api\'s mean colour, / 255. Needs the package @vladmandic/face-api (a development dependency of csm)',
+      input: { name: 'input', width: 112, height: 112, layout: 'NCHW', color: 'rgb', normalise: { scale: 1 / 255, offset: FACE_API_MEAN_RGB.map((m) => -m / 255) } },
+      heads: [
+        { name: 'gender', task: 'gender', output: 'gender', logits: 'gender_logits', confidence: 'softmax', labels: ['male', 'female'] },
+        { name: 'age', task: 'age', output: 'age', confidence: 'value' },
+      ],
     },
   },
 ];

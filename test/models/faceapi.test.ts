@@ -1,9 +1,11 @@
 /**
- * faceapi-expression (src/models/faceapi.ts: face-api's FaceExpressionNet rebuilt as an ONNX graph)
- * against TF.js running the same network the way face-api's own code does (tf.conv2d,
- * tf.separableConv2d with "same" padding, tf.avgPool, tf.matMul, tf.softmax; face-api's mean-colour
- * normalisation on raw pixels), with the weights decoded by TF.js's own tf.io.decodeWeights, on real
- * face crops from csm-celeba100. Bound as in zoo-parity.test.ts.
+ * faceapi-expression and faceapi-agegender (src/models/faceapi.ts: face-api's FaceExpressionNet
+ * and AgeGenderNet rebuilt as ONNX graphs) against TF.js running the same networks the way
+ * face-api's own code does (tf.conv2d, tf.separableConv2d and tf.maxPool with "same" padding,
+ * tf.avgPool, tf.matMul, tf.softmax; face-api's mean-colour normalisation on raw pixels), with the
+ * weights decoded by TF.js's own tf.io.decodeWeights, on real face crops from csm-celeba100. (face-api's
+ * own bundle cannot run in Node here: its node builds need @tensorflow/tfjs, which is not installed.)
+ * Bound as in zoo-parity.test.ts.
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -39,6 +41,72 @@ function faceApiExpressions(w: tf.NamedTensorMap, x: tf.Tensor4D): tf.Tensor2D {
   });
 }
 
+/** face-api's AgeGenderNet forward pass (TinyXception, 2 main blocks), in TF.js ops, on raw 0..255 NHWC pixels: [age, gender probabilities]. */
+function faceApiAgeGender(w: tf.NamedTensorMap, x: tf.Tensor4D): tf.Tensor2D[] {
+  return tf.tidy(() => {
+    const conv = (t: tf.Tensor4D, p: string, stride: 1 | 2): tf.Tensor4D => tf.add(tf.conv2d(t, w[`${p}/filters`] as tf.Tensor4D, stride, 'same'), w[`${p}/bias`]!);
+    const sep = (t: tf.Tensor4D, p: string): tf.Tensor4D =>
+      tf.add(tf.separableConv2d(t, w[`${p}/depthwise_filter`] as tf.Tensor4D, w[`${p}/pointwise_filter`] as tf.Tensor4D, 1, 'same'), w[`${p}/bias`]!);
+    const reduction = (t: tf.Tensor4D, p: string, activate: boolean): tf.Tensor4D => {
+      let out = sep(activate ? tf.relu(t) : t, `${p}/separable_conv0`);
+      out = tf.maxPool(sep(tf.relu(out), `${p}/separable_conv1`), [3, 3], [2, 2], 'same');
+      return tf.add(out, conv(t, `${p}/expansion_conv`, 2));
+    };
+    let t = tf.div(tf.sub(x, tf.tensor1d(FACE_API_MEAN_RGB)), 255) as tf.Tensor4D;
+    t = tf.relu(conv(t, 'entry_flow/conv_in', 2));
+    t = reduction(t, 'entry_flow/reduction_block_0', false);
+    t = reduction(t, 'entry_flow/reduction_block_1', true);
+    for (let k = 0; k < 2; k++) {
+      let out = t;
+      for (let c = 0; c < 3; c++) out = sep(tf.relu(out), `middle_flow/main_block_${k}/separable_conv${c}`);
+      t = tf.add(out, t);
+    }
+    t = reduction(t, 'exit_flow/reduction_block', true);
+    t = tf.relu(sep(t, 'exit_flow/separable_conv'));
+    const pooled = tf.reshape(tf.avgPool(t, [7, 7], [2, 2], 'valid'), [x.shape[0], -1]) as tf.Tensor2D;
+    const fc = (p: string): tf.Tensor2D => tf.add(tf.matMul(pooled, w[`${p}/weights`] as tf.Tensor2D), w[`${p}/bias`]!);
+    return [fc('fc/age'), tf.softmax(fc('fc/gender'))];
+  });
+}
+
+async function faceApiWeights(file: string): Promise<tf.NamedTensorMap> {
+  await tfReady();
+  const manifestPath = join(zooPackageDir(FACE_API_PACKAGE), file);
+  const groups = JSON.parse(await readFile(manifestPath, 'utf8')) as { paths: string[]; weights: tf.io.WeightsManifestEntry[] }[];
+  const shards = await Promise.all(groups.flatMap((g) => g.paths).map((p) => readFile(join(dirname(manifestPath), p))));
+  const all = Buffer.concat(shards);
+  return tf.io.decodeWeights(all.buffer.slice(all.byteOffset, all.byteOffset + all.byteLength), groups.flatMap((g) => g.weights));
+}
+
+test('faceapi-agegender: ONNX (onnxruntime-node) equals face-api\'s network in TF.js on real faces', async () => {
+  if (!images) return skip('faceapi-agegender', 'csm-celeba100 is not at ../shared/data (set CSM_TEST_DATA)');
+  const entry = zooEntry('faceapi-agegender')!;
+  const { spec } = entry;
+  const photos = await Promise.all(images.slice(0, BATCH).map((f) => readImage(f)));
+  const crops = photos.map((p) => cropAndResize(p, FACE_BOX, spec.input.width, spec.input.height));
+  const session = await ort.InferenceSession.create((await ensureZooModel(spec.name)).path);
+  const r = await session.run({ [spec.input.name]: new ort.Tensor('float32', toModelInput(crops, spec.input, 'NCHW'), inputShape(spec.input, BATCH, 'NCHW')) });
+  const weights = await faceApiWeights(entry.file);
+  const x = tf.tensor4d(toModelInput(crops, { ...spec.input, normalise: { scale: 1, offset: 0 } }, 'NHWC'), [BATCH, spec.input.height, spec.input.width, 3]);
+  const outs = faceApiAgeGender(weights, x);
+  const refs = await Promise.all(outs.map(async (t) => Float32Array.from(await t.data())));
+  tf.dispose([x, ...outs, ...Object.values(weights)]);
+  ['age', 'gender'].forEach((name, k) => {
+    const mine = r[name]!.data as Float32Array;
+    const ref = refs[k]!;
+    let d = 0;
+    let m = 0;
+    for (let i = 0; i < ref.length; i++) { d = Math.max(d, Math.abs(ref[i]! - mine[i]!)); m = Math.max(m, Math.abs(ref[i]!)); }
+    const bound = Math.max(1e-4, 1e-5 * m);
+    console.log(`    faceapi-agegender/${name}: max |diff| ${d.toExponential(2)} (bound ${bound.toExponential(2)}, max |ref| ${m.toPrecision(4)})`);
+    assert.ok(d <= bound, `${name}: max |diff| ${d}`);
+  });
+  const ages = Array.from(r['age']!.data as Float32Array).map((a) => a.toFixed(0));
+  const g = r['gender']!.data as Float32Array;
+  console.log(`    predictions: ${ages.map((a, b) => `${a} ${g[2 * b]! > g[2 * b + 1]! ? 'm' : 'f'}`).join(', ')}`);
+  await session.release();
+});
+
 test('faceapi-expression: ONNX (onnxruntime-node) equals face-api\'s network in TF.js on real faces', async () => {
   if (!images) return skip('faceapi-expression', 'csm-celeba100 is not at ../shared/data (set CSM_TEST_DATA)');
   const entry = zooEntry('faceapi-expression')!;
@@ -49,12 +117,7 @@ test('faceapi-expression: ONNX (onnxruntime-node) equals face-api\'s network in 
   const head = spec.heads[0]!;
   const onnx = (await session.run({ [spec.input.name]: new ort.Tensor('float32', toModelInput(crops, spec.input, 'NCHW'), inputShape(spec.input, BATCH, 'NCHW')) }))[head.output]!.data as Float32Array;
 
-  await tfReady();
-  const manifestPath = join(zooPackageDir(FACE_API_PACKAGE), entry.file);
-  const groups = JSON.parse(await readFile(manifestPath, 'utf8')) as { paths: string[]; weights: tf.io.WeightsManifestEntry[] }[];
-  const shards = await Promise.all(groups.flatMap((g) => g.paths).map((p) => readFile(join(dirname(manifestPath), p))));
-  const all = Buffer.concat(shards);
-  const weights = tf.io.decodeWeights(all.buffer.slice(all.byteOffset, all.byteOffset + all.byteLength), groups.flatMap((g) => g.weights));
+  const weights = await faceApiWeights(entry.file);
   // Raw pixels, NHWC: what face-api is given.
   const raw = toModelInput(crops, { ...spec.input, normalise: { scale: 1, offset: 0 } }, 'NHWC');
   const x = tf.tensor4d(raw, [BATCH, spec.input.height, spec.input.width, 3]);
