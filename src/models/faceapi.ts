@@ -79,11 +79,11 @@ class GraphBuilder {
     return { name: this.tensor(name, [cout, inner, kh, kw], out), channels: cout, kernel: kh };
   }
 
-  conv(x: string, filter: { name: string; channels: number; kernel: number }, stride: number, group: number, bias?: string): string {
+  conv(x: string, filter: { name: string; channels: number; kernel: number }, stride: number, group: number, bias?: string, pads = samePads(filter.kernel, stride)): string {
     return this.op('Conv', bias ? [x, filter.name, bias] : [x, filter.name], [
       { name: 'kernel_shape', kind: 'ints', value: [filter.kernel, filter.kernel] },
       { name: 'strides', kind: 'ints', value: [stride, stride] },
-      { name: 'pads', kind: 'ints', value: samePads(filter.kernel, stride) },
+      { name: 'pads', kind: 'ints', value: pads },
       { name: 'group', kind: 'int', value: group },
     ]);
   }
@@ -94,6 +94,19 @@ class GraphBuilder {
       { name: 'strides', kind: 'ints', value: [2, 2] },
       { name: 'pads', kind: 'ints', value: samePads(3, 2) },
     ]);
+  }
+
+  int64s(values: number[]): string {
+    const name = `const_${this.count++}`;
+    const data = BigInt64Array.from(values.map((v) => BigInt(v)));
+    this.initializers.push({ name, dataType: OnnxDataType.INT64, dims: [values.length], raw: new Uint8Array(data.buffer) });
+    return name;
+  }
+
+  /** A per-channel vector as [C, 1, 1], to broadcast over NCHW. */
+  channelVector(name: string): string {
+    const w = this.weight(name);
+    return this.tensor(name, [w.shape[0]!, 1, 1], Float32Array.from(w.data));
   }
 
   bias(name: string): string {
@@ -176,6 +189,62 @@ export function buildAgeGenderNet(weights: Map<string, TfWeight>, metadata: Reco
   fc('fc/age', 'age');
   b.op('Softmax', [fc('fc/gender', 'gender_logits')], [{ name: 'axis', kind: 'int', value: 1 }], 'gender');
   return model(b, 'age_gender', 'face-api AgeGenderNet', [['age', 1], ['gender', 2], ['gender_logits', 2]], metadata);
+}
+
+/**
+ * face-api's face recognition net (FaceRecognitionNet, a ResNet-34 from dlib): 150×150 RGB minus the
+ * mean colour, / 255; conv 7×7 stride 2 ("valid") and a 3×3 max pool stride 2 (150 → 72 → 35);
+ * residual stages of 32, 64, 128, 256 channels (35 → 17 → 8 → 4 → 2 with each down block); a
+ * global average and a 256 × 128 matrix: the 128-D descriptor. Each convolution is followed by its
+ * bias, a per-channel scale and offset, and (except the second of a residual pair) relu. A down
+ * block adds a 2×2 average pool of its input, zero-padded in channels to the new width; where the
+ * 3×3 stride-2 "valid" convolution comes out one smaller than the pool, it is zero-padded at the
+ * bottom and right first.
+ */
+export function buildRecognitionNet(weights: Map<string, TfWeight>, metadata: Record<string, string> = {}): OnnxModel {
+  const b = new GraphBuilder(weights);
+  const convLayer = (x: string, p: string, stride: number, relu: boolean, valid: boolean): string => {
+    const f = b.filter(`${p}/conv/filters`, false);
+    const pads = valid ? [0, 0, 0, 0] : samePads(f.kernel, 1);
+    let out = b.conv(x, f, stride, 1, b.bias(`${p}/conv/bias`), pads);
+    out = b.op('Add', [b.op('Mul', [out, b.channelVector(`${p}/scale/weights`)]), b.channelVector(`${p}/scale/biases`)]);
+    return relu ? b.op('Relu', [out]) : out;
+  };
+  const residual = (x: string, p: string): string =>
+    b.op('Relu', [b.op('Add', [convLayer(convLayer(x, `${p}/conv1`, 1, true, false), `${p}/conv2`, 1, false, false), x])]);
+  let size = 150;
+  let channels = 3;
+  const residualDown = (x: string, p: string): string => {
+    const cout = b.weight(`${p}/conv1/conv/filters`).shape[3]!;
+    let out = convLayer(convLayer(x, `${p}/conv1`, 2, true, true), `${p}/conv2`, 1, false, false);
+    const convSize = Math.floor((size - 3) / 2) + 1;
+    const poolSize = Math.floor(size / 2);
+    if (convSize !== poolSize) out = b.op('Pad', [out, b.int64s([0, 0, 0, 0, 0, 0, poolSize - convSize, poolSize - convSize])]);
+    let pooled = b.op('AveragePool', [x], [{ name: 'kernel_shape', kind: 'ints', value: [2, 2] }, { name: 'strides', kind: 'ints', value: [2, 2] }]);
+    if (cout !== channels) pooled = b.op('Pad', [pooled, b.int64s([0, 0, 0, 0, 0, cout - channels, 0, 0])]);
+    size = poolSize;
+    channels = cout;
+    return b.op('Relu', [b.op('Add', [pooled, out])]);
+  };
+  let x = convLayer('input', 'conv32_down', 2, true, true);
+  size = Math.floor((size - 7) / 2) + 1;
+  x = b.op('MaxPool', [x], [{ name: 'kernel_shape', kind: 'ints', value: [3, 3] }, { name: 'strides', kind: 'ints', value: [2, 2] }]);
+  size = Math.floor((size - 3) / 2) + 1;
+  channels = 32;
+  for (const k of [1, 2, 3]) x = residual(x, `conv32_${k}`);
+  x = residualDown(x, 'conv64_down');
+  for (const k of [1, 2, 3]) x = residual(x, `conv64_${k}`);
+  x = residualDown(x, 'conv128_down');
+  for (const k of [1, 2]) x = residual(x, `conv128_${k}`);
+  x = residualDown(x, 'conv256_down');
+  for (const k of [1, 2]) x = residual(x, `conv256_${k}`);
+  x = residualDown(x, 'conv256_down_out');
+  const mean = b.op('ReduceMean', [x], [{ name: 'axes', kind: 'ints', value: [2, 3] }, { name: 'keepdims', kind: 'int', value: 0 }]);
+  const fc = b.weight('fc');
+  b.op('MatMul', [mean, b.tensor('fc', fc.shape, Float32Array.from(fc.data))], [], 'descriptor');
+  const m = model(b, 'face_recognition', 'face-api FaceRecognitionNet (ResNet-34)', [['descriptor', fc.shape[1]!]], metadata);
+  m.graph.inputs[0]!.shape = ['batch', 3, 150, 150];
+  return m;
 }
 
 /** The face expression net as an ONNX model: input "input" [batch, 3, 112, 112] (normalised), outputs "expressions" and "expressions_logits". */

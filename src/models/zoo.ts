@@ -7,7 +7,7 @@
  * model; its images are 0..1 floats, so "×255" there is scale 1 here.
  */
 import type { TfWeight } from './convert/tfjs-model.js';
-import { buildAgeGenderNet, buildFaceExpressionNet, FACE_API_EXPRESSIONS, FACE_API_MEAN_RGB, FACE_API_PACKAGE } from './faceapi.js';
+import { buildAgeGenderNet, buildFaceExpressionNet, buildRecognitionNet, FACE_API_EXPRESSIONS, FACE_API_MEAN_RGB, FACE_API_PACKAGE } from './faceapi.js';
 import { ageDecades, DECADE_LABELS, headPose, POSE, type GraphExtension } from './heads.js';
 import type { OnnxModel } from './onnx/model.js';
 import type { ModelSpec } from './spec.js';
@@ -246,6 +246,18 @@ export const ZOO: ZooEntry[] = [
         { name: 'age', task: 'age', output: 'age', confidence: 'value' },
       ],
     },
+  },
+  {
+    file: 'model/face_recognition_model-weights_manifest.json',
+    package: FACE_API_PACKAGE,
+    build: { id: 'fr1', make: buildRecognitionNet },
+    spec: {
+      name: 'faceapi-recognition', task: 'identity', source: `${FACE_API_PACKAGE} model/face_recognition_model (weights; graph built by csm from face-api's FaceRecognitionNet architecture)`, license: 'MIT (justadudewhohacks/face-api.js, vladmandic/face-api); weights trained by dlib (Davis King; see dlib-models for their terms)',
+      description: 'face-api face recognition net (dlib ResNet-34): 128-D identity descriptor, 150×150 RGB minus face-api\'s mean colour, / 255. Needs the package @vladmandic/face-api (a development dependency of csm)',
+      input: { name: 'input', width: 150, height: 150, layout: 'NCHW', color: 'rgb', normalise: { scale: 1 / 255, offset: FACE_API_MEAN_RGB.map((m) => -m / 255) } },
+      heads: [{ name: 'descriptor', task: 'identity', output: 'descriptor', confidence: 'embedding' }],
+    },
+    verification: verified('descriptor', 0.9236, 0.9611),
   },
 ];
 

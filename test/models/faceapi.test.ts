@@ -107,6 +107,62 @@ test('faceapi-agegender: ONNX (onnxruntime-node) equals face-api\'s network in T
   await session.release();
 });
 
+/** face-api's FaceRecognitionNet forward pass, in TF.js ops, on raw 0..255 NHWC pixels at 150×150: the 128-D descriptor. */
+function faceApiDescriptor(w: tf.NamedTensorMap, x: tf.Tensor4D): tf.Tensor2D {
+  return tf.tidy(() => {
+    const layer = (t: tf.Tensor4D, p: string, stride: 1 | 2, relu: boolean, padding: 'same' | 'valid'): tf.Tensor4D => {
+      let out = tf.add(tf.conv2d(t, w[`${p}/conv/filters`] as tf.Tensor4D, stride, padding), w[`${p}/conv/bias`]!);
+      out = tf.add(tf.mul(out, w[`${p}/scale/weights`]!), w[`${p}/scale/biases`]!);
+      return (relu ? tf.relu(out) : out) as tf.Tensor4D;
+    };
+    const residual = (t: tf.Tensor4D, p: string): tf.Tensor4D => tf.relu(tf.add(layer(layer(t, `${p}/conv1`, 1, true, 'same'), `${p}/conv2`, 1, false, 'same'), t));
+    const down = (t: tf.Tensor4D, p: string): tf.Tensor4D => {
+      let out = layer(layer(t, `${p}/conv1`, 2, true, 'valid'), `${p}/conv2`, 1, false, 'same');
+      let pooled = tf.avgPool(t, 2, 2, 'valid') as tf.Tensor4D;
+      if (pooled.shape[1] !== out.shape[1]) {
+        out = tf.concat([out, tf.zeros([out.shape[0], 1, out.shape[2], out.shape[3]])], 1);
+        out = tf.concat([out, tf.zeros([out.shape[0], out.shape[1], 1, out.shape[3]])], 2);
+      }
+      if (pooled.shape[3] !== out.shape[3]) pooled = tf.concat([pooled, tf.zeros(pooled.shape)], 3);
+      return tf.relu(tf.add(pooled, out));
+    };
+    let t = tf.div(tf.sub(x, tf.tensor1d(FACE_API_MEAN_RGB)), 255) as tf.Tensor4D;
+    t = tf.maxPool(layer(t, 'conv32_down', 2, true, 'valid'), 3, 2, 'valid');
+    for (const k of [1, 2, 3]) t = residual(t, `conv32_${k}`);
+    t = down(t, 'conv64_down');
+    for (const k of [1, 2, 3]) t = residual(t, `conv64_${k}`);
+    t = down(t, 'conv128_down');
+    for (const k of [1, 2]) t = residual(t, `conv128_${k}`);
+    t = down(t, 'conv256_down');
+    for (const k of [1, 2]) t = residual(t, `conv256_${k}`);
+    t = down(t, 'conv256_down_out');
+    return tf.matMul(tf.mean(t, [1, 2]) as tf.Tensor2D, w['fc'] as tf.Tensor2D);
+  });
+}
+
+test('faceapi-recognition: ONNX (onnxruntime-node) equals face-api\'s network in TF.js on real faces', async () => {
+  if (!images) return skip('faceapi-recognition', 'csm-celeba100 is not at ../shared/data (set CSM_TEST_DATA)');
+  const entry = zooEntry('faceapi-recognition')!;
+  const { spec } = entry;
+  const photos = await Promise.all(images.slice(0, BATCH).map((f) => readImage(f)));
+  const crops = photos.map((p) => cropAndResize(p, FACE_BOX, spec.input.width, spec.input.height));
+  const session = await ort.InferenceSession.create((await ensureZooModel(spec.name)).path);
+  const mine = (await session.run({ [spec.input.name]: new ort.Tensor('float32', toModelInput(crops, spec.input, 'NCHW'), inputShape(spec.input, BATCH, 'NCHW')) }))['descriptor']!.data as Float32Array;
+  const weights = await faceApiWeights(entry.file);
+  const x = tf.tensor4d(toModelInput(crops, { ...spec.input, normalise: { scale: 1, offset: 0 } }, 'NHWC'), [BATCH, spec.input.height, spec.input.width, 3]);
+  const out = faceApiDescriptor(weights, x);
+  const ref = Float32Array.from(await out.data());
+  tf.dispose([x, out, ...Object.values(weights)]);
+  assert.is(mine.length, ref.length);
+  let d = 0;
+  let m = 0;
+  for (let i = 0; i < ref.length; i++) { d = Math.max(d, Math.abs(ref[i]! - mine[i]!)); m = Math.max(m, Math.abs(ref[i]!)); }
+  const bound = Math.max(1e-4, 1e-5 * m);
+  console.log(`    faceapi-recognition/descriptor: max |diff| ${d.toExponential(2)} (bound ${bound.toExponential(2)}, max |ref| ${m.toPrecision(4)})`);
+  assert.ok(d <= bound, `max |diff| ${d}`);
+  await session.release();
+});
+
 test('faceapi-expression: ONNX (onnxruntime-node) equals face-api\'s network in TF.js on real faces', async () => {
   if (!images) return skip('faceapi-expression', 'csm-celeba100 is not at ../shared/data (set CSM_TEST_DATA)');
   const entry = zooEntry('faceapi-expression')!;
