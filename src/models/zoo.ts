@@ -166,7 +166,7 @@ export const ZOO: ZooEntry[] = [
     file: 'models/gear.json',
     spec: {
       name: 'gear', task: 'multi', source: `${ZOO_PACKAGE} models/gear.json`, license: 'MIT package; upstream Udolf15/GEAR-Predictor states no licence',
-      description: 'GEAR: age in 7 classes (0-20, 21-25, 26-30, 31-40, 41-50, 51-60, 61+), gender (male, female) and race (5 classes, UTKFace), 198×198 RGB in 0..1. Human feeds it the face box cut to rows 0–0.9 and columns 0.1–0.9 (a tighter crop than csm\'s default --crop-scale 1.2; on csm-celeba100 with a looser crop its gender agrees with faceres-deep on 66 of 100 faces)',
+      description: 'GEAR: age in 7 classes (0-20, 21-25, 26-30, 31-40, 41-50, 51-60, 61+), gender (male, female) and race (5 classes, UTKFace), 198×198 RGB in 0..1. Human feeds it the face box cut to rows 0–0.9 and columns 0.1–0.9 (a tighter crop than csm\'s default --crop-scale 1.2: try --crop-scale 0.9). On csm-celeba100 its gender agrees with faceres-deep on 85 of 100 faces cropped that tightly, 66 with a 1.5× looser crop',
       input: { name: 'input_1', width: 198, height: 198, layout: 'NCHW', color: 'rgb', normalise: { scale: 1 / 255, offset: 0 } },
       heads: [
         { name: 'age', task: 'age', output: 'age_output', logits: 'age_output_logits', confidence: 'softmax', labels: GEAR_AGES },
