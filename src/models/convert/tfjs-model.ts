@@ -107,6 +107,46 @@ export function parseRef(ref: string): [string, number] {
   return m ? [m[1]!, Number(m[2])] : [ref, 0];
 }
 
+/** Reads the weight shards of manifest groups (paths relative to `dir`) and decodes every weight. */
+async function readWeightGroups(groups: { paths: string[]; weights: ManifestEntry[] }[], dir: string, source: string): Promise<Map<string, TfWeight>> {
+  const weights = new Map<string, TfWeight>();
+  for (const group of groups) {
+    const shards = await Promise.all(group.paths.map(async (p) => {
+      try {
+        return await readFile(join(dir, p));
+      } catch (e) {
+        throw new ModelError(`weight shard "${p}" of "${source}" cannot be read: ${(e as Error).message}`, { cause: e });
+      }
+    }));
+    const all = Buffer.concat(shards);
+    let offset = 0;
+    for (const entry of group.weights) {
+      const size = entry.shape.reduce((a, b) => a * b, 1) * bytesPerStoredElement(entry);
+      if (offset + size > all.length) {
+        throw new ModelError(`weight shards of "${source}" are truncated: "${entry.name}" needs bytes ${offset}..${offset + size}, shards hold ${all.length}`);
+      }
+      weights.set(entry.name, decodeWeight(entry, all.subarray(offset, offset + size)));
+      offset += size;
+    }
+  }
+  return weights;
+}
+
+/**
+ * Loads a weights-only TF.js manifest (a JSON array of groups, as face-api ships its models: the
+ * architecture lives in code) and its shards. Quantized weights are expanded to float32.
+ */
+export async function loadTfjsWeights(manifestPath: string): Promise<Map<string, TfWeight>> {
+  let groups: unknown;
+  try {
+    groups = JSON.parse(await readFile(manifestPath, 'utf8'));
+  } catch (e) {
+    throw new ModelError(`cannot read weights manifest "${manifestPath}": ${(e as Error).message}`, { cause: e });
+  }
+  if (!Array.isArray(groups)) throw new ModelError(`"${manifestPath}" is not a weights manifest (a JSON array of {paths, weights})`);
+  return readWeightGroups(groups as { paths: string[]; weights: ManifestEntry[] }[], dirname(manifestPath), manifestPath);
+}
+
 /** Loads model.json and its shards from disk. Nothing is fetched from the network. */
 export async function loadTfjsGraphModel(modelJsonPath: string): Promise<TfGraphModel> {
   let json: ModelJson;
@@ -122,27 +162,7 @@ export async function loadTfjsGraphModel(modelJsonPath: string): Promise<TfGraph
   if (topology.library?.function && topology.library.function.length > 0) {
     throw new ModelError(`"${modelJsonPath}" uses control-flow functions, which the converter does not support`);
   }
-  const weights = new Map<string, TfWeight>();
-  const dir = dirname(modelJsonPath);
-  for (const group of json.weightsManifest) {
-    const shards = await Promise.all(group.paths.map(async (p) => {
-      try {
-        return await readFile(join(dir, p));
-      } catch (e) {
-        throw new ModelError(`weight shard "${p}" of "${modelJsonPath}" cannot be read: ${(e as Error).message}`, { cause: e });
-      }
-    }));
-    const all = Buffer.concat(shards);
-    let offset = 0;
-    for (const entry of group.weights) {
-      const size = entry.shape.reduce((a, b) => a * b, 1) * bytesPerStoredElement(entry);
-      if (offset + size > all.length) {
-        throw new ModelError(`weight shards of "${modelJsonPath}" are truncated: "${entry.name}" needs bytes ${offset}..${offset + size}, shards hold ${all.length}`);
-      }
-      weights.set(entry.name, decodeWeight(entry, all.subarray(offset, offset + size)));
-      offset += size;
-    }
-  }
+  const weights = await readWeightGroups(json.weightsManifest, dirname(modelJsonPath), modelJsonPath);
   const nodes: TfNode[] = topology.node.map((n) => ({
     name: n.name,
     op: n.op,
