@@ -12,6 +12,7 @@ import { loadExternalAlignment } from '../face/external.js';
 import { resolveModel, type ResolvedModel } from '../models/load.js';
 import { toModelInput } from '../models/preprocess.js';
 import type { ModelSpec } from '../models/spec.js';
+import { zooEntry, type Verification } from '../models/zoo.js';
 import type { CanonicalMapSpace } from '../report/maps.js';
 import { DEFAULT_EXPLAIN, Explainer, type ExplainOptions } from './explain.js';
 import { fileSha256, versions } from './provenance.js';
@@ -104,12 +105,20 @@ export async function createExplainSetup(o: ExplainSetupOptions): Promise<Explai
     cropScale: options.crop === 'face' ? options.cropScale : undefined,
     alignment: external ? { kind: 'external', dir: o.alignment, stride: options.stride } : { kind: 'csm', detector: 'blazeface', mesh: 'facemesh 468', canonical: 'MediaPipe canonical face model' },
     face: options.face,
+    // For identity heads of the zoo: how well the model verifies faces, beside every map made with it.
+    ...(verificationOf(model, explainer.head.name) ? { verification: verificationOf(model, explainer.head.name) } : {}),
   };
   return {
     model, session, explainer, options, space, params, engine, ...(batchTuning ? { batchTuning } : {}),
     open: (m, extra) => session.openModel(m, extra),
     async dispose() { await explainer.dispose(); await session.dispose(); },
   };
+}
+
+/** The zoo's verification record for an identity head (accuracy beside the all-impostor baseline). */
+function verificationOf(model: ResolvedModel, head: string): Verification | undefined {
+  const v = zooEntry(model.spec.name)?.verification;
+  return v && v.head === head ? v : undefined;
 }
 
 /** Engine facts and versions for sidecars (kept apart from params: they do not change the maps). */
