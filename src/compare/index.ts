@@ -1,0 +1,9 @@
+// Two sets of canonical maps side by side with intervals: bootstrap, permutation tests, masks.
+export {
+  COMPARE_DEFAULTS, benjaminiHochberg, compareSamples, holm, methodDescription,
+  type CompareDesign, type CompareOptions, type CompareResult, type Correction, type MapSample,
+} from './stats.js';
+export {
+  compareMapSets, compareMemoryBytes, compareRegionMarkdown, regionSample, toFloat32,
+  type CanonicalMapSet, type CompareRegionRow, type MapComparison,
+} from './maps.js';
