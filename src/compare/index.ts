@@ -7,3 +7,4 @@ export {
   compareMapSets, compareMemoryBytes, compareRegionMarkdown, regionSample, toFloat32,
   type CanonicalMapSet, type CompareRegionRow, type MapComparison,
 } from './maps.js';
+export { compareFigures, mapOverlay, sharedRange, titledRow, type CompareFigures } from './figure.js';

@@ -100,6 +100,8 @@ export interface CompareResult {
   countB: Uint32Array;
   /** A column is FWER-significant when |t| > this (the (K+1)-th largest permutation maximum; Infinity when no column can be). */
   maxtThreshold: number;
+  /** The smallest p-value the permutations can give (2/2^n for all sign flips: the identity and its negation; 1/(P+1) else). */
+  minP: number;
   /** Permutations actually used, and whether they were all 2^n sign flips. */
   permutations: number;
   exhaustive: boolean;
@@ -393,7 +395,7 @@ export function compareSamples(design: CompareDesign, a: MapSample, b: MapSample
   void _block;
   return {
     design, columns: C, tested, meanA, meanB, diff, low, high, t, p, pFwer, fdrMask, fwerMask, significant, countA, countB,
-    maxtThreshold, permutations: P, exhaustive, bootstrap: B, options: recorded,
+    maxtThreshold, minP: exhaustive ? 2 / P : 1 / (P + 1), permutations: P, exhaustive, bootstrap: B, options: recorded,
   };
 }
 
