@@ -4,7 +4,7 @@ import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
   COMPARE_DEFAULTS, CsmError, compareFigures, compareMapSets, compareMemoryBytes, compareRegionMarkdown, createExplainSetup, listImages, methodDescription,
-  regionMasks, rgbaPng, runInfo, toFloat32, writeFileAtomic, writeHtmlIndex, writeNpy, type CanonicalMapSet, type CompareDesign, type Correction,
+  normaliseMap, regionMasks, rgbaPng, runInfo, toFloat32, writeFileAtomic, writeHtmlIndex, writeNpy, type CanonicalMapSet, type CompareDesign, type Correction, type MapNormalisation,
   type ExplainSetup as LibrarySetup,
 } from '../index.js';
 import { EXPLAIN_HELP, EXPLAIN_OPTIONS, setupExplain } from './explain-args.js';
@@ -51,6 +51,9 @@ Statistics:
   --correction maxt|fdr     how the mask controls multiple comparisons           [default: maxt]
   --seed N                  seed of resamples and permutations                    [default: ${COMPARE_DEFAULTS.seed}]
   --min-images N            images per side a pixel needs to be tested            [default: ${COMPARE_DEFAULTS.minImages}]
+  --normalise none|mean-abs divide each CIS map by its mean |value| over its measured pixels, so
+                            that models with differently scaled scores are compared by where
+                            they look (recommended for two models)             [default: none]
   --max-memory MB           refuse runs whose per-image maps need more          [default: 4096]
 Cost: (permutations + bootstrap) × images × H_F² additions, e.g. ~2 s per 100 images at H_F 128
 with the defaults on one core.
@@ -76,6 +79,7 @@ const OPTIONS = {
   seed: { type: 'string' },
   'min-images': { type: 'string' },
   'max-memory': { type: 'string' },
+  normalise: { type: 'string' },
 } as const;
 
 function whole(v: string | undefined, flag: string, fallback: number, min: number, max: number): number {
@@ -126,6 +130,8 @@ export async function compareCommand(args: string[]): Promise<number> {
   if (!(alpha > 0 && alpha < 1)) throw new UsageError(`--alpha takes a number in (0, 1), got "${values.alpha}"`);
   const correction = (values.correction ?? 'maxt') as Correction;
   if (correction !== 'maxt' && correction !== 'fdr') throw new UsageError(`--correction takes maxt | fdr, got "${values.correction}"`);
+  const normalise = (values.normalise ?? 'none') as MapNormalisation;
+  if (normalise !== 'none' && normalise !== 'mean-abs') throw new UsageError(`--normalise takes none | mean-abs, got "${values.normalise}"`);
   let groupBy: { model: string; head?: string } | undefined;
   if (values['group-by']) {
     const [model, head] = values['group-by'].split(':');
@@ -192,8 +198,10 @@ export async function compareCommand(args: string[]): Promise<number> {
       try {
         const ra = await setup.explainer.cis(file);
         const covered = (c: Uint32Array): Uint8Array => Uint8Array.from(c, (v) => (v > 0 ? 1 : 0));
+        ra.cis = { ...ra.cis, map: normaliseMap(ra.cis.map, covered(ra.cis.count), normalise) };
         if (design === 'paired') {
           const rb = await setupB!.explainer.cis(file);
+          rb.cis = { ...rb.cis, map: normaliseMap(rb.cis.map, covered(rb.cis.count), normalise) };
           A.set.maps.push(ra.cis.map); A.set.covered.push(covered(ra.cis.count)); A.set.ids.push(file);
           B.set.maps.push(rb.cis.map); B.set.covered.push(covered(rb.cis.count)); B.set.ids.push(file);
           count(A.label, ra.prediction.label); count(B.label, rb.prediction.label);
@@ -222,6 +230,7 @@ export async function compareCommand(args: string[]): Promise<number> {
     const t1 = performance.now();
     const masks = setup.space.frame ? regionMasks(setup.space.frame) : undefined;
     const options = { permutations, bootstrap, alpha, seed, correction, minImages };
+    const normaliseNote = normalise === 'mean-abs' ? 'each CIS map divided by its mean |value| over its measured pixels (unitless)' : 'none: maps in score units';
     const result = compareMapSets(design, A.set, B.set, options, masks);
     const statsSeconds = (performance.now() - t1) / 1000;
     const r = result.pixels;
@@ -255,6 +264,7 @@ export async function compareCommand(args: string[]): Promise<number> {
         B: { label: B.label, images: B.set.maps.length, ...(design === 'paired' ? { model: setupB!.params } : {}) },
       },
       grouping: design === 'paired' ? undefined : csvGroups ? { source: 'csv', file: values.groups, order: groupNames } : { source: 'prediction', model: modelLabel(grouper!), order: groupNames },
+      normalise: { method: normalise, what: normaliseNote },
       statistics: { ...options, level: r.options.level, permutationsUsed: r.permutations, exhaustive: r.exhaustive, minAttainableP: r.minP, maxtThreshold: r.maxtThreshold, maxtRule: 'a pixel is FWER-significant when |t| > maxtThreshold', methods },
       counts: {
         images: files.length, explained: design === 'paired' ? A.set.maps.length : A.set.maps.length + B.set.maps.length, skipped: skipped.length,

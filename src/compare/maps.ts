@@ -62,6 +62,22 @@ export function compareMemoryBytes(design: CompareDesign, imagesA: number, image
   return per * (imagesA + imagesB + (design === 'paired' ? imagesA : 0));
 }
 
+export type MapNormalisation = 'none' | 'mean-abs';
+
+/**
+ * A per-image map made scale-free: 'mean-abs' divides it by its mean |value| over the measured
+ * pixels (a map that is 0 everywhere stays 0), so that models whose scores have different scales
+ * (a softmax logit, a sigmoid's log-odds) are compared by where they look, not by how much their
+ * score moves. 'none' returns the map itself.
+ */
+export function normaliseMap(map: Float32Array, covered: ArrayLike<number>, how: MapNormalisation): Float32Array {
+  if (how === 'none') return map;
+  let s = 0, n = 0;
+  for (let p = 0; p < map.length; p++) if (covered[p]) { s += Math.abs(map[p]!); n++; }
+  const scale = n > 0 && s > 0 ? n / s : 1;
+  return map.map((v) => v * scale);
+}
+
 /** Region values per image: mean over the region's valid pixels; valid when at least one pixel is. */
 export function regionSample(values: ArrayLike<number>[], valid: ArrayLike<number>[], masks: Record<RegionName, Uint8Array>): MapSample {
   const R = REGION_NAMES.length;

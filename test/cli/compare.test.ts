@@ -46,6 +46,9 @@ test('csm compare --help explains both designs and the methods', () => {
   const bad = csm('compare', '--model', 'gender', '--images', '/nonexistent', '--out', mkdtempSync(join(tmpdir(), 'csm-cmp-')));
   assert.is(bad.status, 2);
   assert.match(bad.stderr, /exactly one of --model-b/);
+  const norm = csm('compare', '--model', 'gender', '--model-b', 'age', '--images', '/nonexistent', '--normalise', 'max', '--out', mkdtempSync(join(tmpdir(), 'csm-cmp-')));
+  assert.is(norm.status, 2);
+  assert.match(norm.stderr, /--normalise takes none \| mean-abs/);
 });
 
 test('csm compare: two gender models on the same photos (paired)', () => {
@@ -75,7 +78,7 @@ test('csm compare: one model on two groups from a CSV', () => {
   // Relative names, resolved against --images.
   writeFileSync(csv, `file,group\n${photos.slice(0, 6).map((p, k) => `${basename(p)},${k % 2 ? 'odd' : 'even'}`).join('\n')}\n`);
   const out = join(dir, 'out');
-  const r = csm('compare', '--model', 'gender', '--groups', csv, '--images', join(photos[0]!, '..'), '--out', out, ...FAST, '--correction', 'fdr');
+  const r = csm('compare', '--model', 'gender', '--groups', csv, '--images', join(photos[0]!, '..'), '--out', out, ...FAST, '--correction', 'fdr', '--normalise', 'mean-abs');
   assert.is(r.status, 0, r.stderr);
   const side = checkOutputs(out);
   assert.is(side.design, 'groups');
@@ -83,6 +86,7 @@ test('csm compare: one model on two groups from a CSV', () => {
   assert.is(side.sides.A.images, 3);
   assert.is(side.sides.B.images, 3);
   assert.is(side.statistics.correction, 'fdr');
+  assert.is(side.normalise.method, 'mean-abs');
   assert.match(side.statistics.methods.permutation, /shuffled group labels/);
   assert.is(Object.keys(side.assignments).length, 6);
   // A finished run is not overwritten without --force.

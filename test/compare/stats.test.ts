@@ -4,7 +4,7 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { benjaminiHochberg, compareMapSets, compareSamples, holm, regionSample, type CanonicalMapSet, type MapSample } from '../../src/index.js';
+import { benjaminiHochberg, compareMapSets, compareSamples, holm, normaliseMap, regionSample, type CanonicalMapSet, type MapSample } from '../../src/index.js';
 import { mulberry32 } from '../helpers/random.js';
 
 /** Standard normal from a uniform generator (Box–Muller). */
@@ -149,6 +149,14 @@ test('region values are means over the measured pixels of each region', () => {
   const s = regionSample([Float32Array.of(1, 3, 5, 7)], [Uint8Array.of(1, 0, 1, 1)], masks);
   assert.equal(Array.from(s.values[0]!).slice(0, 3), [1, 6, 0]);
   assert.equal(Array.from(s.valid[0]!).slice(0, 3), [1, 1, 0]);
+});
+
+test('mean-abs normalisation: unit mean |value| over the measured pixels; all-zero maps stay 0', () => {
+  const m = normaliseMap(Float32Array.of(2, -4, 100, 0), Uint8Array.of(1, 1, 0, 1), 'mean-abs');
+  assert.equal(Array.from(m), [1, -2, 50, 0]); // mean |v| over measured = (2 + 4 + 0) / 3 = 2
+  assert.equal(Array.from(normaliseMap(new Float32Array(3), Uint8Array.of(1, 1, 1), 'mean-abs')), [0, 0, 0]);
+  const same = Float32Array.of(1, 2);
+  assert.is(normaliseMap(same, Uint8Array.of(1, 1), 'none'), same);
 });
 
 test.run();
