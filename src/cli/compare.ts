@@ -208,8 +208,12 @@ export async function compareCommand(args: string[]): Promise<number> {
         } else {
           let group: string;
           if (csvGroups) group = csvGroups.get(file)!;
-          else if (grouper === setup) group = ra.prediction.label!;
-          else group = (await grouper!.explainer.predict(await grouper!.explainer.prepare(file))).prediction.label!;
+          else {
+            // The predicted class (arg max), not prediction.label: with --class that is the explained class.
+            const prediction = grouper === setup ? ra.prediction : (await grouper!.explainer.predict(await grouper!.explainer.prepare(file))).prediction;
+            const probs = prediction.probabilities!;
+            group = groupNames![probs.indexOf(Math.max(...probs))]!;
+          }
           const side = group === groupNames![0] ? A : B;
           side.set.maps.push(ra.cis.map); side.set.covered.push(covered(ra.cis.count)); side.set.ids.push(file);
           assignments[file] = group;
@@ -272,7 +276,7 @@ export async function compareCommand(args: string[]): Promise<number> {
       },
       regions: result.regions,
       regionsNote: 'region p-values: raw per region; FWER-adjusted by max-t over the 7 regions; Holm-adjusted. Read the raw ones as 7 tests, not one.',
-      predictions,
+      explainedClasses: predictions,
       ...(design === 'groups' ? { assignments } : {}),
       skipped,
       memory: { bytesEstimate: estimate, rule: '≈ 5 bytes × H_F² per kept map (float32 map + uint8 coverage), plus the per-image differences when paired' },
