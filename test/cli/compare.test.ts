@@ -94,4 +94,24 @@ test('csm compare: one model on two groups from a CSV', () => {
   assert.is(again.status, 1);
 });
 
+test('csm compare --group-by: groups by the predicted class, even when --class fixes the explained one', () => {
+  const photos = celebaImages();
+  if (!photos) return skip('compare group-by', 'csm-celeba100 is not there');
+  // The gender model calls the first three female and the last three male (checked on this data set).
+  const names = ['001841.jpg', '002595.jpg', '004263.jpg', '000686.jpg', '001978.jpg', '002060.jpg'];
+  const dir = mkdtempSync(join(tmpdir(), 'csm-cmp-by-'));
+  const list = join(dir, 'list.txt');
+  writeFileSync(list, `${names.map((n) => join(photos[0]!, '..', n)).join('\n')}\n`);
+  const out = join(dir, 'out');
+  const r = csm('compare', '--model', 'gender', '--class', 'male', '--group-by', 'gender:gender', '--images', list, '--out', out, ...FAST);
+  assert.is(r.status, 0, r.stderr);
+  const side = checkOutputs(out);
+  assert.equal(side.grouping, { source: 'prediction', model: 'gender', order: ['female', 'male'] });
+  assert.equal(Object.values(side.assignments), ['female', 'female', 'female', 'male', 'male', 'male']);
+  assert.equal(side.explainedClasses, { female: { male: 3 }, male: { male: 3 } });
+  const two = csm('compare', '--model', 'gender', '--group-by', 'emotion:expression', '--images', list, '--out', join(dir, 'o2'), ...FAST);
+  assert.is(two.status, 2);
+  assert.match(two.stderr, /needs a two-class head; emotion has 7 classes/);
+});
+
 test.run();
