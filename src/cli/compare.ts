@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
-  COMPARE_DEFAULTS, CsmError, compareFigures, compareMapSets, compareMemoryBytes, compareRegionMarkdown, createExplainSetup, listImages, methodDescription,
+  COMPARE_DEFAULTS, CsmError, compareFigures, convergenceBand, lineChart, compareMapSets, compareMemoryBytes, compareRegionMarkdown, createExplainSetup, listImages, methodDescription,
   normaliseMap, regionMasks, rgbaPng, runInfo, toFloat32, writeFileAtomic, writeHtmlIndex, writeNpy, type CanonicalMapSet, type CompareDesign, type Correction, type MapNormalisation,
   type ExplainSetup as LibrarySetup,
 } from '../index.js';
@@ -59,7 +59,8 @@ Cost: (permutations + bootstrap) × images × H_F² additions, e.g. ~2 s per 100
 with the defaults on one core.
 
 Writes compare.png (A | B | A − B, non-significant pixels grey; A and B share a colour range),
-compare-diff-all.png, a.npy, b.npy, diff.npy, diff-low.npy, diff-high.npy (float32, NaN where
+compare-diff-all.png, compare-convergence.png (each side's CMS change as images are added,
+median and 95 % band over 200 random image orders), a.npy, b.npy, diff.npy, diff-low.npy, diff-high.npy (float32, NaN where
 untested), significant.npy (uint8), t.npy, p.npy, p-fwer.npy, compare-regions.md, compare.json
 (parameters, methods, counts, the region table, skipped files) and index.html.
 
@@ -256,10 +257,16 @@ export async function compareCommand(args: string[]): Promise<number> {
     await npy('p-fwer.npy', toFloat32(r.pFwer));
     await writeFileAtomic(join(out, 'compare.png'), rgbaPng(figures.figure));
     await writeFileAtomic(join(out, 'compare-diff-all.png'), rgbaPng(figures.diffAll));
+    // Fig. 5 with a band: the change of each side's CMS as images are added, over 200 random orders.
+    const bands = { A: convergenceBand(A.set.maps, { seed }), B: convergenceBand(B.set.maps, { seed }) };
+    const series = (side: 'A' | 'B', label: string) => (['low', 'median', 'high'] as const).map((q) => ({
+      label: `${label} ${q === 'median' ? 'median' : q === 'low' ? '2.5 %' : '97.5 %'}`, points: bands[side].map((b) => [b.images, b[q]] as [number, number]),
+    }));
+    await writeFileAtomic(join(out, 'compare-convergence.png'), rgbaPng(lineChart([...series('A', A.label), ...series('B', B.label)], { logY: true, xLabel: 'images', yLabel: 'relative change of the CMS' })));
     const regionMd = result.regions ? compareRegionMarkdown(result.regions, names, r.options.level) : 'no facial regions (external alignment: no region model)';
     await writeFileAtomic(join(out, 'compare-regions.md'), `${regionMd}\n`);
     const methods = methodDescription(design, r);
-    const files_ = ['compare.png', 'compare-diff-all.png', 'a.npy', 'b.npy', 'diff.npy', 'diff-low.npy', 'diff-high.npy', 'significant.npy', 't.npy', 'p.npy', 'p-fwer.npy', 'compare-regions.md', 'compare.json', 'index.html'];
+    const files_ = ['compare.png', 'compare-diff-all.png', 'compare-convergence.png', 'a.npy', 'b.npy', 'diff.npy', 'diff-low.npy', 'diff-high.npy', 'significant.npy', 't.npy', 'p.npy', 'p-fwer.npy', 'compare-regions.md', 'compare.json', 'index.html'];
     const record = {
       command: 'compare',
       design,
@@ -275,6 +282,7 @@ export async function compareCommand(args: string[]): Promise<number> {
         pixels: size * size, testedPixels: sum(r.tested), significantPixels: { chosen: sum(r.significant), maxt: sum(r.fwerMask), fdr: sum(r.fdrMask) },
       },
       regions: result.regions,
+      convergence: { what: 'relative change of each side\'s CMS (plain mean of the maps) as images are added: median and 95 % band over 200 random image orders (seeded)', ...bands },
       regionsNote: 'region p-values: raw per region; FWER-adjusted by max-t over the 7 regions; Holm-adjusted. Read the raw ones as 7 tests, not one.',
       explainedClasses: predictions,
       ...(design === 'groups' ? { assignments } : {}),
@@ -293,7 +301,7 @@ export async function compareCommand(args: string[]): Promise<number> {
         {
           heading: `${A.label} | ${B.label} | ${A.label} − ${B.label}`,
           text: `${methods.estimate}. ${methods.correction}. ${methods.permutation}. ${methods.interval}. ${methods.missing}.\n\nSignificant pixels: ${sum(r.significant)} of ${sum(r.tested)} tested (max-t: ${sum(r.fwerMask)}, BH: ${sum(r.fdrMask)}). ${skipped.length} images skipped.`,
-          images: [{ file: 'compare.png', caption: `${A.label} and ${B.label} share a colour range; ${A.label} − ${B.label} is coloured only where significant` }, { file: 'compare-diff-all.png', caption: 'the difference at every tested pixel' }],
+          images: [{ file: 'compare.png', caption: `${A.label} and ${B.label} share a colour range; ${A.label} − ${B.label} is coloured only where significant` }, { file: 'compare-diff-all.png', caption: 'the difference at every tested pixel' }, { file: 'compare-convergence.png', caption: 'how each CMS settles as images are added: median and 95 % band over 200 random image orders' }],
         },
         { heading: 'Facial regions', text: record.regionsNote, images: [], tables: regionMd },
       ],

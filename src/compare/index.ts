@@ -4,7 +4,7 @@ export {
   type CompareDesign, type CompareOptions, type CompareResult, type Correction, type MapSample,
 } from './stats.js';
 export {
-  compareMapSets, compareMemoryBytes, compareRegionMarkdown, normaliseMap, regionSample, toFloat32, type MapNormalisation,
+  compareMapSets, compareMemoryBytes, compareRegionMarkdown, convergenceBand, normaliseMap, type ConvergenceBandPoint, regionSample, toFloat32, type MapNormalisation,
   type CanonicalMapSet, type CompareRegionRow, type MapComparison,
 } from './maps.js';
 export { compareFigures, mapOverlay, sharedRange, titledRow, type CompareFigures } from './figure.js';

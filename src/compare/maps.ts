@@ -14,6 +14,7 @@
  * same bootstrap and permutation scheme as the pixels; the region p-values are given raw, with the
  * max-statistic FWER adjustment over the 7 regions, and with Holm's adjustment.
  */
+import { quantileSorted, seededRandom } from '../eval/stats.js';
 import { REGION_NAMES, type RegionName } from '../report/regions.js';
 import { compareSamples, holm, type CompareDesign, type CompareOptions, type CompareResult, type MapSample } from './stats.js';
 
@@ -147,4 +148,47 @@ export function compareRegionMarkdown(rows: CompareRegionRow[], names: [string, 
 /** A float64 column result as a float32 map (NaN where untested). */
 export function toFloat32(values: Float64Array): Float32Array {
   return Float32Array.from(values);
+}
+
+/** One point of a convergence band: after `images` images, quantiles of the change over random orderings. */
+export interface ConvergenceBandPoint { images: number; median: number; low: number; high: number }
+
+/**
+ * How fast the CMS of a set of maps settles (the paper's Fig. 5), with a band: the curve
+ * ‖mean_k − mean_{k−1}‖₂ / ‖mean_k‖₂ (as CmsAccumulator's, maps taken as they are, 0 where a CIS
+ * has no count) depends on the order the images come in, so it is computed for `orderings` random
+ * orders (seeded) and summarised per k by its median and the (1 ± level)/2 quantiles.
+ * Cost: orderings × images × H_F² additions.
+ */
+export function convergenceBand(maps: Float32Array[], options: { orderings?: number; seed?: number; level?: number } = {}): ConvergenceBandPoint[] {
+  const R = options.orderings ?? 200, level = options.level ?? 0.95;
+  const random = seededRandom(((options.seed ?? 1) ^ 0x27d4eb2f) >>> 0);
+  const N = maps.length;
+  if (N === 0) return [];
+  const P = maps[0]!.length;
+  const curves = Array.from({ length: N }, () => new Float64Array(R));
+  const sum = new Float64Array(P);
+  const order = Int32Array.from({ length: N }, (_, i) => i);
+  for (let r = 0; r < R; r++) {
+    for (let i = N - 1; i > 0; i--) { const j = Math.floor(random() * (i + 1)); const x = order[i]!; order[i] = order[j]!; order[j] = x; }
+    sum.fill(0);
+    for (let k = 1; k <= N; k++) {
+      const m = maps[order[k - 1]!]!;
+      let diff2 = 0, norm2 = 0;
+      for (let p = 0; p < P; p++) {
+        const before = sum[p]!;
+        const after = before + m[p]!;
+        sum[p] = after;
+        const cur = after / k;
+        const d = cur - (k > 1 ? before / (k - 1) : 0);
+        diff2 += d * d; norm2 += cur * cur;
+      }
+      curves[k - 1]![r] = norm2 > 0 ? Math.sqrt(diff2 / norm2) : 0;
+    }
+  }
+  const tail = (1 - level) / 2;
+  return curves.map((c, k) => {
+    c.sort();
+    return { images: k + 1, median: quantileSorted(c, 0.5), low: quantileSorted(c, tail), high: quantileSorted(c, 1 - tail) };
+  });
 }

@@ -10,7 +10,7 @@ import { celebaImages, REPO_ROOT, skip } from '../helpers/data.js';
 
 const csm = (...args: string[]) => spawnSync(process.execPath, [join(REPO_ROOT, 'bin', 'csm.js'), ...args], { encoding: 'utf8' });
 const FAST = ['--stride', '16', '--canonical-size', '128', '--quiet', '--permutations', '200', '--bootstrap', '200'];
-const OUTPUTS = ['compare.png', 'compare-diff-all.png', 'a.npy', 'b.npy', 'diff.npy', 'diff-low.npy', 'diff-high.npy', 'significant.npy', 't.npy', 'p.npy', 'p-fwer.npy', 'compare-regions.md', 'compare.json', 'index.html'];
+const OUTPUTS = ['compare.png', 'compare-diff-all.png', 'compare-convergence.png', 'a.npy', 'b.npy', 'diff.npy', 'diff-low.npy', 'diff-high.npy', 'significant.npy', 't.npy', 'p.npy', 'p-fwer.npy', 'compare-regions.md', 'compare.json', 'index.html'];
 
 function checkOutputs(out: string): Record<string, any> {
   for (const f of OUTPUTS) assert.ok(existsSync(join(out, f)), f);
@@ -30,6 +30,8 @@ function checkOutputs(out: string): Record<string, any> {
   }
   assert.is(tested, side.counts.testedPixels);
   assert.is(side.regions.length, 7);
+  assert.is(side.convergence.A.length, side.sides.A.images);
+  for (const b of side.convergence.B) assert.ok(b.low <= b.median && b.median <= b.high);
   for (const r of side.regions) for (const k of ['a', 'b', 'diff', 'low', 'high', 'p', 'pFwer', 'pHolm']) assert.type(r[k], 'number', `${r.region}.${k}`);
   assert.match(side.statistics.methods.correction, side.statistics.correction === 'maxt' ? /max-statistic/ : /Benjamini–Hochberg/);
   assert.is(side.statistics.permutations, 200);

@@ -4,7 +4,7 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { benjaminiHochberg, compareMapSets, compareSamples, holm, normaliseMap, regionSample, type CanonicalMapSet, type MapSample } from '../../src/index.js';
+import { benjaminiHochberg, compareMapSets, compareSamples, convergenceBand, holm, normaliseMap, regionSample, type CanonicalMapSet, type MapSample } from '../../src/index.js';
 import { mulberry32 } from '../helpers/random.js';
 
 /** Standard normal from a uniform generator (Box–Muller). */
@@ -167,6 +167,16 @@ test('mean-abs normalisation: unit mean |value| over the measured pixels; all-ze
   assert.equal(Array.from(normaliseMap(new Float32Array(3), Uint8Array.of(1, 1, 1), 'mean-abs')), [0, 0, 0]);
   const same = Float32Array.of(1, 2);
   assert.is(normaliseMap(same, Uint8Array.of(1, 1), 'none'), same);
+});
+
+test('convergence band: the first change is 1, the band narrows and shrinks as images are added; seeded', () => {
+  const m = maps(30, 8, 77);
+  const band = convergenceBand(m, { orderings: 100, seed: 2 });
+  assert.is(band.length, 30);
+  assert.is(band[0]!.median, 1);
+  for (const b of band) assert.ok(b.low <= b.median && b.median <= b.high);
+  assert.ok(band[29]!.high < band[4]!.low, `late ${band[29]!.high} vs early ${band[4]!.low}`);
+  assert.equal(convergenceBand(m, { orderings: 100, seed: 2 }), band);
 });
 
 test.run();
