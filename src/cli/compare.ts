@@ -30,7 +30,9 @@ Welch's t per pixel; permutations shuffle the group labels.
 Significance (--correction): maxt (default) controls the family-wise error rate over all tested
 pixels by the max-statistic method (Westfall–Young single step: a pixel is significant when its
 |t| beats all but α of the permutations' maxima over pixels); fdr uses Benjamini–Hochberg on the
-per-pixel permutation p-values. Both masks are counted in compare.json.
+per-pixel permutation p-values (their resolution 1/(P + 1) means BH needs many permutations for
+small spots: it rejects nothing unless ≥ m/(α(P + 1)) of the m tested pixels reach the smallest p).
+Both masks are counted in compare.json.
 Regions (brows, eyes, nose, mouth, cheeks, forehead, chin/jaw): per image, the mean over the
 region's measured pixels; A, B, A − B with its interval, and the permutation p-value raw, FWER
 (max-t over the 7 regions) and Holm-adjusted.
