@@ -17,3 +17,4 @@ export { configureVulkanIcd, inspectVulkan, diagnoseVulkan, VulkanIcdError, type
 export { probeAdapters, autoChoice, distinctAdapters, isSoftwareAdapter, type ProbeAdapter, type ProbeRequest, type ProbeResult } from './engine/webgpu/probe.js';
 export * from './report/index.js';
 export * from './eval/index.js';
+export * from './compare/index.js';
