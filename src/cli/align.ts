@@ -1,6 +1,6 @@
 /** `csm align PHOTO… --out DIR`: detection, mesh and canonical warp of photos, as pictures and JSON. */
 // Every output file is written atomically after a free-space check (io/atomic.ts).
-import { writeFileAtomic as writeFile } from '../index.js';
+import { writeFileAtomic as writeFile, printableName } from '../index.js';
 import { basename, extname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
@@ -73,7 +73,7 @@ export async function alignCommand(args: string[]): Promise<number> {
           })),
         })}\n`);
         summary.push({ file, faces: faces.length, outputs });
-        if (!values.json) print(`${file}: ${faces.length} face${faces.length === 1 ? '' : 's'} → ${outputs.join(', ')}`);
+        if (!values.json) print(`${printableName(file)}: ${faces.length} face${faces.length === 1 ? '' : 's'} → ${outputs.join(', ')}`);
       } catch (e) {
         if (!(e instanceof CsmError)) throw e;
         summary.push({ file, error: e.message });

@@ -2,7 +2,7 @@
 import { mkdir } from 'node:fs/promises';
 import { basename, extname, join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { CsmError, writeCisOutputs } from '../index.js';
+import { CsmError, writeCisOutputs, printableName } from '../index.js';
 import { EXPLAIN_HELP, EXPLAIN_OPTIONS, setupExplain } from './explain-args.js';
 import { EXIT, UsageError, print, printJson, warn } from './output.js';
 
@@ -37,7 +37,7 @@ export async function cisCommand(args: string[]): Promise<number> {
         const outputs = await writeCisOutputs(setup, setup.out, result, `cis-${basename(file, extname(file))}`);
         const seconds = (performance.now() - t0) / 1000;
         summary.push({ file, prediction: result.prediction, outputs, seconds });
-        if (!values.json) print(`${file}: ${result.prediction.label ?? result.prediction.value} (${result.plan.count} occlusions, ${seconds.toFixed(1)} s) → ${join(setup.out, `cis-${basename(file, extname(file))}-overlay.png`)}`);
+        if (!values.json) print(`${printableName(file)}: ${result.prediction.label ?? result.prediction.value} (${result.plan.count} occlusions, ${seconds.toFixed(1)} s) → ${join(setup.out, `cis-${basename(file, extname(file))}-overlay.png`)}`);
       } catch (e) {
         if (!(e instanceof CsmError)) throw e;
         summary.push({ file, error: e.message });

@@ -1,7 +1,7 @@
 /** `csm cms`: the Canonical Model Saliency of a model over a data set (Eq. 6). */
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { classificationJob, computeCms, galleryJob, listImages, pairsJob, readPairs, topRegionsText } from '../index.js';
+import { classificationJob, computeCms, galleryJob, listImages, pairsJob, printableName, readPairs, topRegionsText } from '../index.js';
 import { EXPLAIN_HELP, EXPLAIN_OPTIONS, setupExplain } from './explain-args.js';
 import { EXIT, UsageError, print, printJson } from './output.js';
 import { Progress } from './progress.js';
@@ -85,7 +85,7 @@ export async function cmsCommand(args: string[]): Promise<number> {
     else if (job.shard && run.acc.images === 0) print(`shard ${job.shard.index}/${job.shard.count} is empty: no image of it explained (${skipped.length} skipped) → ${join(setup.out, 'cms.json')}`);
     else {
       print(`CMS of ${run.acc.images} image${run.acc.images === 1 ? '' : 's'} (${skipped.length} skipped) in ${run.seconds.toFixed(1)} s → ${join(setup.out, 'cms-overlay.png')}`);
-      for (const s of skipped) print(`  skipped ${s.file}: ${s.cause}`);
+      for (const s of skipped) print(`  skipped ${printableName(s.file)}: ${s.cause}`);
       if (written.regions) print(`  ${topRegionsText(written.regions)}`);
     }
   } finally {

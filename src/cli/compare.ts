@@ -5,7 +5,7 @@ import { parseArgs } from 'node:util';
 import {
   COMPARE_DEFAULTS, CsmError, compareFigures, convergenceBand, lineChart, compareMapSets, compareMemoryBytes, compareRegionMarkdown, createExplainSetup, listImages, methodDescription,
   normaliseMap, regionMasks, rgbaPng, runInfo, toFloat32, writeFileAtomic, writeHtmlIndex, writeNpy, type CanonicalMapSet, type CompareDesign, type Correction, type MapNormalisation,
-  type ExplainSetup as LibrarySetup,
+  printableName, type ExplainSetup as LibrarySetup,
 } from '../index.js';
 import { EXPLAIN_HELP, EXPLAIN_OPTIONS, setupExplain } from './explain-args.js';
 import { EXIT, UsageError, print, printJson } from './output.js';
@@ -225,7 +225,7 @@ export async function compareCommand(args: string[]): Promise<number> {
       } catch (e) {
         if (!(e instanceof CsmError)) throw e;
         skipped.push({ file, cause: e.message });
-        progress.note(`skipped ${file}: ${e.message}`);
+        progress.note(`skipped ${printableName(file)}: ${e.message}`);
       }
       progress.update(k + 1, files.length, (performance.now() - t0) / 1000, skipped.length ? `${skipped.length} skipped` : '');
     }

@@ -10,7 +10,7 @@ import { canonicalFrame, loadCanonicalFaceModel } from '../face/canonical.js';
 import { densePoints, mapPoints, meshXYFromXYZ, type DensePoints } from '../face/correspondence.js';
 import type { ExternalAlignment } from '../face/external.js';
 import type { CanonicalFrame, Correspondence } from '../face/types.js';
-import { applyAffine, invertAffine, readImage, warpAffine, type Affine, type RgbImage } from '../image/index.js';
+import { applyAffine, invertAffine, printableName, readImage, warpAffine, type Affine, type RgbImage } from '../image/index.js';
 import type { EngineSession } from '../engine/types.js';
 import { toModelInput } from '../models/preprocess.js';
 import { selectHead, type HeadSpec, type ModelSpec } from '../models/spec.js';
@@ -185,7 +185,7 @@ export class Explainer {
   async cis(file: string, photo?: RgbImage): Promise<CisResult> {
     const prepared = await this.prepare(file, photo);
     const plan = this.plan(prepared);
-    if (plan.count === 0) throw new CsmError(`"${file}": no correspondence point falls inside the model input`);
+    if (plan.count === 0) throw new CsmError(`"${printableName(file)}": no correspondence point falls inside the model input`);
     const { prediction, score } = await this.predict(prepared);
     const cis = await computeCis(this.session, { input: prepared.tensor, plan, score, source: { photo: prepared.photo, toSource: invertAffine(prepared.toInput) } });
     return { prepared, plan, score, prediction, cis };
@@ -203,10 +203,10 @@ export class Explainer {
    * and the nearest of its true identity's gallery embeddings (`references`).
    */
   async cisZeroShot(file: string, references: Float32Array[], identity: string): Promise<CisResult> {
-    if (references.length === 0) throw new CsmError(`"${file}": identity "${identity}" has no other gallery image to compare with`);
+    if (references.length === 0) throw new CsmError(`"${printableName(file)}": identity "${printableName(identity)}" has no other gallery image to compare with`);
     const prepared = await this.prepare(file);
     const plan = this.plan(prepared);
-    if (plan.count === 0) throw new CsmError(`"${file}": no correspondence point falls inside the model input`);
+    if (plan.count === 0) throw new CsmError(`"${printableName(file)}": no correspondence point falls inside the model input`);
     const score: ScoreSpec = { output: this.head.output, kind: 'cosine-max', index: 0, references };
     const cis = await computeCis(this.session, { input: prepared.tensor, plan, score });
     return { prepared, plan, score, prediction: { head: this.head.name, label: identity }, cis };

@@ -8,7 +8,7 @@ import { mkdir } from 'node:fs/promises';
 import { basename, extname, join } from 'node:path';
 import { CsmError } from '../errors.js';
 import { warpToPhoto } from '../face/warp.js';
-import { encodePng, rgbToRgba8 } from '../image/index.js';
+import { encodePng, printableName, rgbToRgba8 } from '../image/index.js';
 import { writeFilesAtomic } from '../io/atomic.js';
 import { lineChart } from '../report/chart.js';
 import { rgbaPng, withColorbar } from '../report/colorbar.js';
@@ -78,7 +78,7 @@ export async function writeCmsOutputs(setup: ExplainSetup, dir: string, run: Cms
     await mkdir(dir, { recursive: true });
     return { files: await writeFilesAtomic([{ path, data: `${JSON.stringify(sidecar, null, 2)}\n` }]) };
   }
-  if (acc.images === 0) throw new CsmError(`every image was skipped:\n  ${skipped.map((s) => `${s.file}: ${s.cause}`).join('\n  ')}`);
+  if (acc.images === 0) throw new CsmError(`every image was skipped:\n  ${skipped.map((s) => `${printableName(s.file)}: ${s.cause}`).join('\n  ')}`);
   const chart = join(dir, 'cms-convergence.png');
   const curve = acc.convergence.map((c) => [c.images, c.change] as [number, number]);
   const rendered = canonicalMapFiles(dir, 'cms', acc.mean(), { ...setup.space, mask: coverageMask(acc.coverage) }, {

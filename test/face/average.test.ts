@@ -8,14 +8,14 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { FaceAligner } from '../../src/face/align.js';
+import { FaceAligner, NoFaceError } from '../../src/face/align.js';
 import { CanonicalAverage, edgeEnergy } from '../../src/face/average.js';
 import { canonicalFrame, loadCanonicalFaceModel } from '../../src/face/canonical.js';
 import { meshXYFromXYZ } from '../../src/face/correspondence.js';
 import { encodePng, readImage, rgbToRgba8 } from '../../src/image/index.js';
 import { celebaImages, CELEBA_DIR, REPO_ROOT, skip } from '../helpers/data.js';
 
-test('the average of the 100 faces in canonical space is sharp', async () => {
+test('the average of the faces in canonical space is sharp', async () => {
   const images = celebaImages();
   if (!images) return skip('canonical average', `csm-celeba100 is not at ${CELEBA_DIR}`);
   const aligner = await FaceAligner.create();
@@ -25,9 +25,14 @@ test('the average of the 100 faces in canonical space is sharp', async () => {
   let single = 0;
   let seed = 7;
   const rand = (): number => { seed = (seed * 1103515245 + 12345) % 2 ** 31; return seed / 2 ** 31 - 0.5; };
+  let faces = 0;
   for (const file of images) {
     const photo = await readImage(file);
-    const [face] = await aligner.align(photo, basename(file));
+    // A face the mesh network does not confirm (061323.jpg: hidden by hair) is no face.
+    const aligned1 = await aligner.align(photo, basename(file)).catch((e: unknown) => { if (e instanceof NoFaceError) return undefined; throw e; });
+    if (!aligned1) continue;
+    faces++;
+    const [face] = aligned1;
     const xy = meshXYFromXYZ(face!.mesh.points);
     const warped = aligned.add(photo, xy);
     const mask = new Uint8Array(aligned.count.length).map((_, p) => (warped.data[p]! > 0 ? 1 : 0));
@@ -38,11 +43,12 @@ test('the average of the 100 faces in canonical space is sharp', async () => {
     shifted.add(photo, xy.map((v, k) => v + (k % 2 ? dy : dx)));
   }
   await aligner.dispose();
-  const mask = aligned.count.map((n) => (n >= images.length * 0.9 ? 1 : 0)) as unknown as Uint8Array;
+  assert.ok(faces >= 98, `only ${faces} of ${images.length} faces aligned`);
+  const mask = aligned.count.map((n) => (n >= faces * 0.9 ? 1 : 0)) as unknown as Uint8Array;
   const mean = aligned.mean();
   const eAligned = edgeEnergy(mean, mask);
   const eShifted = edgeEnergy(shifted.mean(), mask);
-  const eSingle = single / images.length;
+  const eSingle = single / faces;
   const dir = join(REPO_ROOT, 'test-output', 'face');
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, 'celeba100-canonical-average.png'), encodePng(mean.width, mean.height, rgbToRgba8(mean)));
