@@ -16,7 +16,7 @@ import { toModelInput } from '../models/preprocess.js';
 import { selectHead, type HeadSpec, type ModelSpec } from '../models/spec.js';
 import { computeCis } from './loop.js';
 import { buildPlan, fillValues } from './plan.js';
-import { meanSpacing, samplePlan, type Sampling } from './sampling.js';
+import { meanSpacing, samplePlan, stratumKey, type Sampling } from './sampling.js';
 import { classProbabilities, headScore, resolveClass } from './score.js';
 import type { CisMap, FillKind, OcclusionPlan, ScoreKind, ScoreSpec } from './types.js';
 
@@ -240,7 +240,7 @@ export class Explainer {
     };
     const [pa, pb] = [keep(a), keep(b)];
     // One id for both plans, so that a sampled pair still occludes the same points in both.
-    const pairId = `${file1}\n${file2}`;
+    const pairId = `${stratumKey(file1)}|${stratumKey(file2)}`;
     const plan = this.plan(pa, pairId);
     const plan2 = this.plan(pb, pairId);
     if (plan.count === 0) throw new CsmError(`pair "${file1}", "${file2}": no correspondence point falls inside both model inputs`);

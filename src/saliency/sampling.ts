@@ -10,7 +10,10 @@
  *                                                                  o = ⌊s/2⌋ + 0.5 its origin)
  *       tile shape a × b with a · b = k (a = 2^⌈log2 k / 2⌉: 2→2×1, 4→2×2, 8→4×2, 16→4×4)
  *       stratum(point) = (cx mod a) + a · (cy mod b)
- *       stratum(image) = uint32 of the first 4 bytes of SHA-256(image id) mod k
+ *       stratum(image) = uint32be(first 4 bytes of SHA-256("csm-stratum:" + key)) mod k,
+ *       key = the item's file name (the part after the last / or \\, "#N" kept), so that the
+ *       stratum does not change with how the folder is spelled (./imgs, /abs/imgs) or moved;
+ *       a pair's key is its two file names joined by "|"
  *
  *   So a stratum is the dense grid thinned to a regular lattice of spacing a·s × b·s (one cell per
  *   tile), shifted by its offset inside the tile: every image's points are spread evenly over the
@@ -52,9 +55,14 @@ export function tileShape(k: number): [number, number] {
   return [a, k / a];
 }
 
-/** The stratum of an image: SHA-256 of its id, first 4 bytes as a big-endian uint32, mod k. */
-export function imageStratum(id: string, k: number): number {
-  return createHash('sha256').update(id, 'utf8').digest().readUInt32BE(0) % k;
+/** An item's stratum key: its file name (the text after the last / or \\). */
+export function stratumKey(item: string): string {
+  return item.split(/[\\/]/).pop()!;
+}
+
+/** The stratum of an image from its key (see stratumKey): SHA-256("csm-stratum:" + key), first 4 bytes big-endian, mod k. */
+export function imageStratum(key: string, k: number): number {
+  return createHash('sha256').update(`csm-stratum:${key}`, 'utf8').digest().readUInt32BE(0) % k;
 }
 
 /**
@@ -114,12 +122,12 @@ export function stratumIndices(strata: Uint8Array, stratum: number): number[] {
 
 /**
  * Applies a sampling to an image's dense plan: grid returns it unchanged; stratified keeps the
- * points of the image's stratum (from `id`). `spacing`: the dense grid's spacing (see pointStrata).
+ * points of the image's stratum (from `id`, an item path: see stratumKey; a pair: "a|b"). `spacing`: the dense grid's spacing (see pointStrata).
  */
 export function samplePlan(plan: OcclusionPlan, sampling: Sampling | undefined, id: string, spacing: number): OcclusionPlan {
   if (!sampling || sampling.kind === 'grid') return plan;
   const strata = pointStrata(plan.canonical, plan.count, sampling.keep, spacing);
-  return subPlan(plan, stratumIndices(strata, imageStratum(id, sampling.keep)));
+  return subPlan(plan, stratumIndices(strata, imageStratum(stratumKey(id), sampling.keep)));
 }
 
 /** Whether a run's CMS is written as sum / coverage (stratified) rather than sum / images. */
@@ -133,7 +141,7 @@ export function samplingParams(sampling: Sampling | undefined): Record<string, u
   const [a, b] = tileShape(sampling.keep);
   return {
     kind: 'stratified', keep: `1/${sampling.keep}`,
-    rule: `point stratum = (cx mod ${a}) + ${a}·(cy mod ${b}) of its dense-grid cell; image stratum = uint32be(SHA-256(image id)[0..4]) mod ${sampling.keep}`,
+    rule: `point stratum = (cx mod ${a}) + ${a}·(cy mod ${b}) of its dense-grid cell; image stratum = uint32be(SHA-256("csm-stratum:" + file name)[0..4]) mod ${sampling.keep}`,
     cms: 'sum / coverage per pixel (the mean over the images whose sampled CIS covers the pixel)',
   };
 }

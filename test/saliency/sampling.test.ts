@@ -97,7 +97,10 @@ test('an image\'s stratum is a function of its id; the sampled plan is that stra
   const p2 = samplePlan(DENSE, s, 'photos/a.jpg', STRIDE);
   assert.equal(p1, p2);
   assert.is(p1.count, DENSE.count / 4);
-  assert.is(imageStratum('photos/a.jpg', 4), createStratum('photos/a.jpg', 4));
+  assert.is(imageStratum('a.jpg', 4), createStratum('a.jpg', 4));
+  // the key is the file name: the folder's spelling does not change the stratum
+  assert.equal(samplePlan(DENSE, s, '/abs/photos/a.jpg', STRIDE), p1);
+  assert.equal(samplePlan(DENSE, s, 'C:\\photos\\a.jpg', STRIDE), p1);
   assert.is(samplePlan(DENSE, { kind: 'grid' }, 'x', STRIDE), DENSE);
   // the ids spread over the strata
   const counts = new Array(8).fill(0);
@@ -107,7 +110,7 @@ test('an image\'s stratum is a function of its id; the sampled plan is that stra
 
 /** The documented rule, written out: the first 4 bytes of SHA-256 as a big-endian number, mod k. */
 function createStratum(id: string, k: number): number {
-  return Number(BigInt(`0x${createHash('sha256').update(id).digest('hex').slice(0, 8)}`) % BigInt(k));
+  return Number(BigInt(`0x${createHash('sha256').update(`csm-stratum:${id}`).digest('hex').slice(0, 8)}`) % BigInt(k));
 }
 
 test('stratified CMS (sum / coverage) equals the dense CMS where covered, for balanced images', () => {
