@@ -145,3 +145,70 @@ export function samplingParams(sampling: Sampling | undefined): Record<string, u
     cms: 'sum / coverage per pixel (the mean over the images whose sampled CIS covers the pixel)',
   };
 }
+
+/**
+ * Adaptive sampling (issue 14, experimental: benchmarked, not yet a `--sampling` choice, since it
+ * needs the occlusion loop to run in rounds): a coarse stratum first (stratum 0 of `coarse` = k,
+ * spacing √k·s), then rounds of `batch` points (full batches) until `budget` points are measured.
+ * Each round takes the unmeasured dense points with the highest priority
+ *
+ *     priority(c) = max |d_j| + (max d_j − min d_j)   over measured points j within `radius` cells,
+ *
+ * i.e. near large drops and where neighbouring drops differ most (edges of salient regions); ties
+ * go to the lower plan index, so the choice is deterministic. `measure` returns the drops of the
+ * points it is given (an engine run, or known drops in the bench: a drop does not depend on which
+ * other points are occluded). Returns the measured indices in measuring order and their drops.
+ */
+export async function adaptiveSample(
+  plan: OcclusionPlan, spacing: number, budget: number, measure: (indices: number[]) => Float32Array | Promise<Float32Array>,
+  options: { coarse?: number; batch?: number; radius?: number } = {},
+): Promise<{ indices: number[]; drops: Float32Array; rounds: number }> {
+  const coarse = options.coarse ?? 16;
+  const batch = options.batch ?? 128;
+  const [a] = tileShape(coarse);
+  const radius = options.radius ?? a;
+  const o = Math.floor(spacing / 2) + 0.5;
+  const cells = new Map<number, number>();
+  const cx = new Int32Array(plan.count);
+  const cy = new Int32Array(plan.count);
+  const KEY = 1 << 16;
+  for (let n = 0; n < plan.count; n++) {
+    cx[n] = Math.round((plan.canonical[2 * n]! - o) / spacing);
+    cy[n] = Math.round((plan.canonical[2 * n + 1]! - o) / spacing);
+    cells.set((cy[n]! + KEY / 2) * KEY + cx[n]! + KEY / 2, n);
+  }
+  const drop = new Float64Array(plan.count);
+  const measured = new Uint8Array(plan.count);
+  const order: number[] = [];
+  const take = async (idx: number[]): Promise<void> => {
+    const d = await measure(idx);
+    idx.forEach((n, i) => { drop[n] = d[i]!; measured[n] = 1; order.push(n); });
+  };
+  const first = stratumIndices(pointStrata(plan.canonical, plan.count, coarse, spacing), 0);
+  await take(first.slice(0, Math.min(first.length, budget)));
+  let rounds = 1;
+  while (order.length < Math.min(budget, plan.count)) {
+    const want = Math.min(batch, budget - order.length, plan.count - order.length);
+    const scored: [number, number][] = [];
+    for (let n = 0; n < plan.count; n++) {
+      if (measured[n]) continue;
+      let maxAbs = 0, lo = Infinity, hi = -Infinity, any = false;
+      for (let dy = -radius; dy <= radius; dy++) {
+        for (let dx = -radius; dx <= radius; dx++) {
+          const j = cells.get((cy[n]! + dy + KEY / 2) * KEY + cx[n]! + dx + KEY / 2);
+          if (j === undefined || !measured[j]) continue;
+          any = true;
+          const d = drop[j]!;
+          if (Math.abs(d) > maxAbs) maxAbs = Math.abs(d);
+          if (d < lo) lo = d;
+          if (d > hi) hi = d;
+        }
+      }
+      scored.push([n, any ? maxAbs + (hi - lo) : Infinity]);
+    }
+    scored.sort((p, q) => q[1] - p[1] || p[0] - q[0]);
+    await take(scored.slice(0, want).map((s) => s[0]));
+    rounds++;
+  }
+  return { indices: order, drops: Float32Array.from(order, (n) => drop[n]!), rounds };
+}

@@ -11,7 +11,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  accumulateCis, buildPlan, CmsAccumulator, fingerprintDiff, imageStratum, parseKeep, pointStrata, runCms, samplePlan, samplingParams, stratumIndices, tileShape,
+  accumulateCis, adaptiveSample, buildPlan, CmsAccumulator, fingerprintDiff, imageStratum, parseKeep, pointStrata, runCms, samplePlan, samplingParams, stratumIndices, tileShape,
   type CisResult, type OcclusionPlan, type Sampling,
 } from '../../src/index.js';
 import { createHash } from 'node:crypto';
@@ -194,6 +194,25 @@ test('stratified runs resume and merge to the same bytes as one run; a different
   } finally {
     await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
   }
+});
+
+test('adaptive sampling: coarse stratum first, full rounds up to the budget, refined around the large drops', async () => {
+  // one salient spot: drops are large near (40, 20) only
+  const drops = Float32Array.from({ length: DENSE.count }, (_, n) => Math.exp(-((DENSE.canonical[2 * n]! - 40) ** 2 + (DENSE.canonical[2 * n + 1]! - 20) ** 2) / 50));
+  const calls: number[] = [];
+  const measure = (idx: number[]): Float32Array => { calls.push(idx.length); return Float32Array.from(idx, (n) => drops[n]!); };
+  const r = await adaptiveSample(DENSE, STRIDE, 300, measure, { coarse: 16, batch: 64 });
+  assert.is(r.indices.length, 300);
+  assert.is(new Set(r.indices).size, 300);
+  assert.is(calls[0], DENSE.count / 16);
+  assert.ok(calls.slice(1, -1).every((c) => c === 64), String(calls));
+  assert.equal([...r.drops], r.indices.map((n) => drops[n]!));
+  // the refined points lie near the spot
+  const refined = r.indices.slice(DENSE.count / 16);
+  const near = refined.filter((n) => Math.hypot(DENSE.canonical[2 * n]! - 40, DENSE.canonical[2 * n + 1]! - 20) < 16).length;
+  assert.ok(near / refined.length > 0.5, `${near} of ${refined.length} near the spot`);
+  const again = await adaptiveSample(DENSE, STRIDE, 300, measure, { coarse: 16, batch: 64 });
+  assert.equal(again.indices, r.indices);
 });
 
 test.run();
