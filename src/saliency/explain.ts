@@ -16,6 +16,7 @@ import { toModelInput } from '../models/preprocess.js';
 import { selectHead, type HeadSpec, type ModelSpec } from '../models/spec.js';
 import { computeCis } from './loop.js';
 import { buildPlan, fillValues } from './plan.js';
+import { meanSpacing, samplePlan, stratumKey, type Sampling } from './sampling.js';
 import { classProbabilities, headScore, resolveClass } from './score.js';
 import type { CisMap, FillKind, OcclusionPlan, ScoreKind, ScoreSpec } from './types.js';
 
@@ -35,6 +36,8 @@ export interface ExplainOptions {
   crop: 'face' | 'full';
   cropScale: number;
   face: FaceChoice;
+  /** Which dense points each image runs (sampling.ts); default grid: all of them. */
+  sampling?: Sampling;
 }
 
 export const DEFAULT_EXPLAIN: ExplainOptions = { score: 'logit', fill: 'black', stride: 4, canonicalSize: 256, crop: 'face', cropScale: 1.2, face: 'largest' };
@@ -161,12 +164,18 @@ export class Explainer {
     };
   }
 
-  /** The plan for a prepared image (fill from its mean colour when asked). */
-  plan(prepared: PreparedImage): OcclusionPlan {
+  /**
+   * The plan for a prepared image (fill from its mean colour when asked), thinned by the sampling
+   * (stratified: the stratum of `id`, by default the image's item).
+   */
+  plan(prepared: PreparedImage, id: string = prepared.file): OcclusionPlan {
     const { image } = prepared;
     const plane = image.width * image.height;
     const mean = [0, 1, 2].map((c) => image.data.subarray(c * plane, (c + 1) * plane).reduce((a, b) => a + b, 0) / plane) as [number, number, number];
-    return buildPlan({ correspondence: prepared.correspondence, input: this.spec.input, patch: this.options.patch, fill: fillValues(this.spec.input, this.options.fill, mean), fillKind: this.options.fill });
+    const dense = buildPlan({ correspondence: prepared.correspondence, input: this.spec.input, patch: this.options.patch, fill: fillValues(this.spec.input, this.options.fill, mean), fillKind: this.options.fill });
+    if (!this.options.sampling || this.options.sampling.kind === 'grid') return dense;
+    const c = prepared.correspondence;
+    return samplePlan(dense, this.options.sampling, id, this.external ? meanSpacing(c.canonical, c.count) : this.options.stride);
   }
 
   /** The model's prediction on the unoccluded I, and the score spec φ that explains it. */
@@ -230,8 +239,10 @@ export class Explainer {
       return { ...p, correspondence: { ...p.correspondence, canonical } };
     };
     const [pa, pb] = [keep(a), keep(b)];
-    const plan = this.plan(pa);
-    const plan2 = this.plan(pb);
+    // One id for both plans, so that a sampled pair still occludes the same points in both.
+    const pairId = `${stratumKey(file1)}|${stratumKey(file2)}`;
+    const plan = this.plan(pa, pairId);
+    const plan2 = this.plan(pb, pairId);
     if (plan.count === 0) throw new CsmError(`pair "${file1}", "${file2}": no correspondence point falls inside both model inputs`);
     const score: ScoreSpec = { output: this.head.output, kind: 'cosine-max', index: 0, pair: { c: genuine ? 1 : -1, tau } };
     const cis = await computeCis(this.session, { input: pa.tensor, plan, score, pair: { input: pb.tensor, plan: plan2 } });

@@ -11,3 +11,4 @@ export { listImages, runCms, type CmsProgress, type CmsRunOptions, type CmsRunRe
 export { fitThreshold, pairId, readGallery, readPairs, type Gallery, type Pair } from './identity.js';
 export { fileSha256, versions } from './provenance.js';
 export { identityKeyOf, imageKeyOf, pairKeyOf, parseShard, SHARD_INDEX_ENV, SHARD_RULE, shardJob, shardOf, ShardSpecError, splitKeys, type ShardInfo, type ShardSpec, type ShardableJob } from './shard.js';
+export { adaptiveSample, GRID, imageStratum, meanSpacing, parseKeep, pointStrata, samplePlan, samplingParams, STRATIFIED_KEEPS, stratumIndices, stratumKey, subPlan, tileShape, usesCoveredMean, type Sampling, type SamplingKind } from './sampling.js';

@@ -18,6 +18,7 @@ import { reprojectToInput } from './cis.js';
 import { runCms, type CmsProgress, type CmsRunResult, type SkippedImage } from './cms-run.js';
 import type { CisResult } from './explain.js';
 import type { CmsJob } from './jobs.js';
+import { usesCoveredMean } from './sampling.js';
 import { runInfo, type ExplainSetup } from './setup.js';
 
 /**
@@ -44,6 +45,11 @@ export async function writeCisOutputs(setup: ExplainSetup, dir: string, result: 
     { path: join(dir, `${stem}-input.png`), data: encodePng(image.width, image.height, rgbToRgba8(image)) },
     { path: join(dir, `${stem}-photo.png`), data: rgbaPng(withColorbar(overlay, { colormap: 'jet', range: overlay.range })) },
   ]);
+}
+
+/** The CMS a run writes: sum / images (Eq. 6), or sum / coverage under stratified sampling. */
+export function cmsMap(setup: Pick<ExplainSetup, 'options'>, acc: CmsRunResult['acc']): Float32Array {
+  return usesCoveredMean(setup.options.sampling) ? acc.meanCovered() : acc.mean();
 }
 
 export interface CmsOutputInfo {
@@ -81,9 +87,11 @@ export async function writeCmsOutputs(setup: ExplainSetup, dir: string, run: Cms
   if (acc.images === 0) throw new CsmError(`every image was skipped:\n  ${skipped.map((s) => `${printableName(s.file)}: ${s.cause}`).join('\n  ')}`);
   const chart = join(dir, 'cms-convergence.png');
   const curve = acc.convergence.map((c) => [c.images, c.change] as [number, number]);
-  const rendered = canonicalMapFiles(dir, 'cms', acc.mean(), { ...setup.space, mask: coverageMask(acc.coverage) }, {
+  // Stratified sampling: each image measured 1/k of the points, so the CMS is sum / coverage.
+  const rendered = canonicalMapFiles(dir, 'cms', cmsMap(setup, run.acc), { ...setup.space, mask: coverageMask(acc.coverage) }, {
     kind: 'CMS', task: info.task, mode: job.mode, ...(job.shard ? { shard: job.shard } : {}), params: setup.params, run: { ...runInfo(setup), seconds: run.seconds, resumedAt: run.resumedAt },
     counts: { listed: job.items.length + job.skippedBefore.length, explained: acc.images, skipped: skipped.length },
+    estimator: usesCoveredMean(setup.options.sampling) ? 'sum / coverage (stratified sampling)' : 'sum / images (Eq. 6)',
     predictions: run.resumedAt === 0 ? info.predictions : undefined,
     skipped, images: acc.ids, convergence: acc.convergence,
   });
@@ -156,5 +164,5 @@ export async function computeCms(setup: ExplainSetup, job: CmsJob, dir: string, 
     },
   });
   const written = await writeCmsOutputs(setup, dir, run, { job, predictions, ...(options.task ? { task: options.task } : {}) });
-  return { run, map: run.acc.mean(), skipped: [...job.skippedBefore, ...run.skipped], predictions, written, cisStems };
+  return { run, map: cmsMap(setup, run.acc), skipped: [...job.skippedBefore, ...run.skipped], predictions, written, cisStems };
 }

@@ -30,6 +30,7 @@ export const PARAM_FLAGS: Readonly<Record<string, string>> = {
   cropScale: '--crop-scale',
   alignment: '--alignment',
   face: '--face',
+  sampling: '--sampling / --keep',
   mode: 'the kind of job (--images, --gallery or --pairs)',
   shard: '--shard',
 };

@@ -16,6 +16,7 @@ import { zooEntry, type Verification } from '../models/zoo.js';
 import type { CanonicalMapSpace } from '../report/maps.js';
 import { DEFAULT_EXPLAIN, Explainer, type ExplainOptions } from './explain.js';
 import { fileSha256, versions } from './provenance.js';
+import { samplingParams } from './sampling.js';
 
 export interface ExplainSetupOptions {
   /** A zoo name (such as "emotion") or an ONNX file. */
@@ -67,6 +68,7 @@ export async function createExplainSetup(o: ExplainSetupOptions): Promise<Explai
     crop: given.crop ?? DEFAULT_EXPLAIN.crop,
     cropScale: given.cropScale ?? DEFAULT_EXPLAIN.cropScale,
     face: given.face ?? DEFAULT_EXPLAIN.face,
+    ...(given.sampling && given.sampling.kind !== 'grid' ? { sampling: given.sampling } : {}),
   };
   const model = await resolveModel(o.model, o.spec);
   const external = o.alignment ? await loadExternalAlignment(o.alignment, { stride: options.stride }) : undefined;
@@ -105,6 +107,8 @@ export async function createExplainSetup(o: ExplainSetupOptions): Promise<Explai
     cropScale: options.crop === 'face' ? options.cropScale : undefined,
     alignment: external ? { kind: 'external', dir: o.alignment, stride: options.stride } : { kind: 'csm', detector: 'blazeface', mesh: 'facemesh 468', canonical: 'MediaPipe canonical face model' },
     face: options.face,
+    // Only a non-grid sampling is recorded, so grid runs keep the fingerprint they always had.
+    ...(samplingParams(options.sampling) ? { sampling: samplingParams(options.sampling) } : {}),
     // For identity heads of the zoo: how well the model verifies faces, beside every map made with it.
     ...(verificationOf(model, explainer.head.name) ? { verification: verificationOf(model, explainer.head.name) } : {}),
   };
