@@ -4,9 +4,10 @@ import { basename, extname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
   cosine, coverageMask, CsmError, fitThreshold, topRegionsText, lineChart, listImages, pairId, readGallery, readPairs, rgbaPng, runCms, writeCanonicalMap,
-  type CisResult, type CmsRunResult, type Pair,
+  type CisResult, type CmsRunResult, type FrontEnd, type Pair, type PreparedImage,
 } from '../index.js';
 import { writeCisOutputs } from './cis.js';
+import { FRONT_END_HELP, FRONT_END_OPTIONS, frontEndFromFlags } from './front-end-args.js';
 import { EXPLAIN_HELP, EXPLAIN_OPTIONS, runInfo, setupExplain, type ExplainSetup } from './explain-args.js';
 import { EXIT, UsageError, print, printJson } from './output.js';
 import { Progress } from './progress.js';
@@ -38,10 +39,12 @@ cms-regions.md, cms-convergence.png (change of the map as images are added, Fig.
 (every parameter, the model's hash, versions, counts, predictions, skipped files with causes,
 the convergence curve). To merge shards run on other machines: csm merge.
 
+${FRONT_END_HELP}
 ${EXPLAIN_HELP}`;
 
 const CMS_OPTIONS = {
   ...EXPLAIN_OPTIONS,
+  ...FRONT_END_OPTIONS,
   images: { type: 'string' },
   gallery: { type: 'string' },
   pairs: { type: 'string' },
@@ -51,7 +54,7 @@ const CMS_OPTIONS = {
   'save-cis': { type: 'string' },
 } as const;
 
-export interface Job { items: string[]; explain: (item: string) => Promise<CisResult>; mode: Record<string, unknown>; skippedBefore: { file: string; cause: string }[] }
+export interface Job { items: string[]; explain: (item: string, prepared?: PreparedImage[]) => Promise<CisResult>; photos?: (item: string) => string[]; mode: Record<string, unknown>; skippedBefore: { file: string; cause: string }[] }
 
 /** Zero-shot: every gallery image with another image of its identity, against those images. */
 async function galleryJob(setup: ExplainSetup, dir: string, progress: Progress): Promise<Job> {
@@ -73,7 +76,7 @@ async function galleryJob(setup: ExplainSetup, dir: string, progress: Progress):
   const items = gallery.files.filter((f) => embeddings.has(f));
   return {
     items, skippedBefore, mode: { kind: 'zero-shot (Eq. 7)', gallery: dir, identities: gallery.identities.size },
-    explain: (file) => setup.explainer.cisZeroShot(file, refs(file), gallery.identityOf.get(file)!),
+    explain: (file, p) => setup.explainer.cisZeroShot(p?.[0] ?? file, refs(file), gallery.identityOf.get(file)!),
   };
 }
 
@@ -108,7 +111,8 @@ export async function pairsJob(setup: ExplainSetup, csv: string, tauText: string
   const byId = new Map<string, Pair>(pairs.map((p) => [pairId(p), p]));
   return {
     items: pairs.map(pairId), skippedBefore, mode: { kind: 'verification (Eq. 8, sign fixed)', pairs: csv, tau, fitted: fitted ?? null },
-    explain: (id) => { const p = byId.get(id)!; return setup.explainer.cisPair(p.a, p.b, p.same, tau); },
+    explain: (id, prepared) => { const p = byId.get(id)!; return setup.explainer.cisPair(prepared?.[0] ?? p.a, prepared?.[1] ?? p.b, p.same, tau); },
+    photos: (id) => { const p = byId.get(id)!; return [p.a, p.b]; },
   };
 }
 
@@ -127,11 +131,12 @@ export async function cmsCommand(args: string[]): Promise<number> {
   let result: CmsRunResult;
   let job: Job;
   const predictions: Record<string, number> = {};
+  let frontEnd: FrontEnd | undefined;
   try {
     const head = setup.explainer.head;
     if (values.images) {
       if (head.confidence === 'embedding') throw new UsageError(`head "${head.name}" gives embeddings: use --gallery (Eq. 7) or --pairs (Eq. 8)`);
-      job = { items: await listImages(values.images), explain: (f) => setup.explainer.cis(f), mode: { kind: 'classification', images: values.images }, skippedBefore: [] };
+      job = { items: await listImages(values.images), explain: (f, p) => setup.explainer.cis(p?.[0] ?? f), mode: { kind: 'classification', images: values.images }, skippedBefore: [] };
     } else {
       if (head.confidence !== 'embedding') throw new UsageError(`--gallery and --pairs explain identity heads; head "${head.name}" gives ${head.confidence} outputs`);
       job = values.gallery ? await galleryJob(setup, values.gallery, progress) : await pairsJob(setup, values.pairs!, values.tau);
@@ -141,11 +146,14 @@ export async function cmsCommand(args: string[]): Promise<number> {
     // (shards of one data set differ there; resume checks the image list on its own). τ cancels
     // in every drop c·(cos − τ) − c·(cos* − τ), so it is not part of it either.
     const fingerprint = { ...setup.params, mode: job.mode['kind'] };
+    frontEnd = await frontEndFromFlags(values, setup.explainer);
     result = await runCms(job.items, job.explain, setup.explainer.canonicalSize, {
       checkpointDir: join(setup.out, 'checkpoint'),
       checkpointEvery: every,
       resume: values.resume ?? false,
       fingerprint,
+      frontEnd,
+      ...(job.photos ? { photosOf: job.photos } : {}),
       onWarning: (m) => progress.note(`warning: ${m}`),
       onProgress: (p) => progress.update(p.done, p.total, p.elapsed, p.skipped ? `${p.skipped} skipped` : ''),
       onImage: async (r, index) => {
@@ -160,7 +168,7 @@ export async function cmsCommand(args: string[]): Promise<number> {
     const curve = acc.convergence.map((c) => [c.images, c.change] as [number, number]);
     await writeFile(join(setup.out, 'cms-convergence.png'), rgbaPng(lineChart(curve, { logY: true })));
     const written = await writeCanonicalMap(setup.out, 'cms', acc.mean(), { ...setup.space, mask: coverageMask(acc.coverage) }, {
-      kind: 'CMS', mode: job.mode, params: setup.params, run: { ...runInfo(setup), seconds: result.seconds, resumedAt: result.resumedAt },
+      kind: 'CMS', mode: job.mode, params: setup.params, run: { ...runInfo(setup), frontEnd: frontEnd.description, seconds: result.seconds, resumedAt: result.resumedAt },
       counts: { listed: job.items.length + job.skippedBefore.length, explained: acc.images, skipped: skipped.length },
       // Predicted labels are counted only over images explained in this process (not before a resume).
       predictions: result.resumedAt === 0 ? predictions : undefined,
@@ -173,6 +181,7 @@ export async function cmsCommand(args: string[]): Promise<number> {
       if (written.regions) print(`  ${topRegionsText(written.regions)}`);
     }
   } finally {
+    await frontEnd?.close();
     await setup.dispose();
   }
   return EXIT.ok;
