@@ -77,7 +77,12 @@ class FrontEndWorker {
         else task.reject(fromWireError(m.error, `front-end worker ${id}`));
       });
       this.worker.on('error', (e) => { this.lastError = e; });
-      this.worker.on('messageerror', (e) => { this.lastError = e; });
+      // A reply that cannot be read would leave its item waiting for ever: fail it instead.
+      this.worker.on('messageerror', (e) => {
+        const task = this.task;
+        this.task = undefined;
+        task?.reject(new FrontEndWorkerError(`front-end worker ${id}: its reply for "${task.photos.join('", "')}" could not be read: ${e.message}`, { cause: e }));
+      });
       this.worker.on('exit', (code) => {
         this.dead = true;
         if (this.closing) return;
