@@ -26,7 +26,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, hostname, tmpdir } from 'node:os';
+import { cpus, hostname, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import jpeg from 'jpeg-js';
@@ -199,6 +199,7 @@ try {
   }
   for (const engine of engines) {
     const t0 = performance.now();
+    const loadBefore = loadavg()[0]!;
     const rows: Row[] = [];
     const plain = modes.map((mode) => ({ mode, save: false }));
     // The output queue's effect: every image's CIS outputs written, serial (in line) vs workers (queued).
@@ -209,6 +210,8 @@ try {
     }
     const result = {
       engine, date: new Date().toISOString(), machine: { cpus: cpus().length, cpu: cpus()[0]?.model ?? '?' }, stride, defaultWorkers: defaultWorkers(),
+      // Other processes on the machine skew wall times: the 1-minute load average before and after.
+      loadAverage: { before: loadBefore, after: loadavg()[0]! },
       versions: versions(), rows, peakRss: rss, seconds: (performance.now() - t0) / 1000,
     };
     const file = join(REPO_ROOT, 'bench', 'results', `pipeline-${engine}-${host}`);
@@ -216,6 +219,8 @@ try {
     const ms = (s: number): string => (1000 * s).toFixed(0);
     const md = [
       `# End-to-end CMS runs, ${engine} engine (${rows[0]?.engine ?? engine}) on ${result.machine.cpus} × ${result.machine.cpu}, ${result.date.slice(0, 10)}`,
+      '',
+      `Load average (1 min) of the machine before / after: ${result.loadAverage.before.toFixed(2)} / ${result.loadAverage.after.toFixed(2)}; a row whose CPU share is well under 100 % shared the cores with other processes.`,
       '',
       `Stride ${stride}, canonical size 256, ${rounds} rounds on csm-celeba100 and ${largeRounds} on the large photos (each variant in turn over the same chunk of images, so background load falls on all alike). ` +
       '*outputs*: checkpoints every 25 images and the CLI\'s per-image bookkeeping (the `csm cms` default), or also every image\'s CIS outputs ' +
