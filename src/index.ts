@@ -12,6 +12,7 @@ export { classificationJob, galleryJob, pairsJob, type CmsJob } from './saliency
 export { computeCms, writeCisOutputs, writeCmsOutputs, type CmsOutputInfo, type ComputeCmsOptions, type ComputedCms } from './saliency/outputs.js';
 export { cpuOpener, engineNames, engineOpener, openEngine, registerEngine, NoEngineError } from './engine/registry.js';
 export { batchCandidates, tuneBatch, type BatchTuning } from './engine/batch.js';
+export * from './pipeline/index.js';
 export type { CisRequest, Engine, EngineOptions, EngineSession, GatheredCis, ImageSource, ModelOpener, OcclusionRun } from './engine/types.js';
 export { configureVulkanIcd, inspectVulkan, diagnoseVulkan, VulkanIcdError, type IcdSetup, type VulkanReport, type Finding as VulkanFinding } from './engine/webgpu/icd.js';
 export { probeAdapters, autoChoice, distinctAdapters, isSoftwareAdapter, type ProbeAdapter, type ProbeRequest, type ProbeResult } from './engine/webgpu/probe.js';

@@ -6,6 +6,7 @@ import { EXPLAIN_HELP, EXPLAIN_OPTIONS, setupExplain } from './explain-args.js';
 import { EXIT, UsageError, print, printJson } from './output.js';
 import { Progress } from './progress.js';
 import { applyShard, SHARD_HELP, SHARD_OPTIONS, shardFlag } from './shard-args.js';
+import { FRONT_END_HELP, FRONT_END_OPTIONS, frontEndFromFlags, frontEndOptions } from './front-end-args.js';
 
 export const CMS_HELP = `Usage:
   csm cms --model MODEL --images DIR|LIST --out DIR [options]        a class or value head
@@ -37,6 +38,8 @@ the convergence curve). To merge shards run on other machines: csm merge.
 
 ${SHARD_HELP}
 
+${FRONT_END_HELP}
+
 ${EXPLAIN_HELP}`;
 
 const CMS_OPTIONS = {
@@ -49,6 +52,7 @@ const CMS_OPTIONS = {
   resume: { type: 'boolean' },
   'save-cis': { type: 'string' },
   ...SHARD_OPTIONS,
+  ...FRONT_END_OPTIONS,
 } as const;
 
 export async function cmsCommand(args: string[]): Promise<number> {
@@ -62,11 +66,13 @@ export async function cmsCommand(args: string[]): Promise<number> {
   if (!Number.isInteger(saveCis) || saveCis < 0) throw new UsageError(`--save-cis takes a whole number ≥ 0, got "${values['save-cis']}"`);
   const tau = values.tau === undefined ? undefined : Number(values.tau);
   const shard = shardFlag(values.shard);
+  frontEndOptions(values); // usage errors before any work
   if (tau !== undefined && !(tau >= -1 && tau <= 1)) throw new UsageError(`--tau takes a cosine similarity in [-1, 1], got "${values.tau}"`);
   // --out is refused if it holds a finished run (cms.json) or another run's checkpoint, unless
   // --force (start over) or --resume (continue the checkpoint).
   const setup = await setupExplain(values, { finished: ['cms.json'], checkpoint: join('checkpoint', 'cms-state.json'), resume: values.resume ?? false });
   const progress = new Progress('cms', !values.quiet);
+  let frontEnd: Awaited<ReturnType<typeof frontEndFromFlags>> | undefined;
   try {
     const head = setup.explainer.head;
     if (values.images && head.confidence === 'embedding') throw new UsageError(`head "${head.name}" gives embeddings: use --gallery (Eq. 7) or --pairs (Eq. 8)`);
@@ -75,8 +81,9 @@ export async function cmsCommand(args: string[]): Promise<number> {
     const job = await applyShard(values.images ? classificationJob(setup.explainer, await listImages(values.images), values.images)
       : values.gallery ? await galleryJob(setup.explainer, values.gallery, (done, total) => progress.update(done, total, (performance.now() - t0) / 1000, 'gallery embeddings'))
         : await pairsJob(setup.explainer, await readPairs(values.pairs!), { source: values.pairs!, ...(tau !== undefined ? { tau } : {}) }), shard, values);
+    frontEnd = await frontEndFromFlags(values, setup.explainer);
     const result = await computeCms(setup, job, setup.out, {
-      checkpointEvery: every, resume: values.resume ?? false, saveCis,
+      checkpointEvery: every, resume: values.resume ?? false, saveCis, frontEnd,
       onWarning: (m) => progress.note(`warning: ${m}`),
       onProgress: (p) => progress.update(p.done, p.total, p.elapsed, p.skipped ? `${p.skipped} skipped` : ''),
     });
@@ -89,6 +96,7 @@ export async function cmsCommand(args: string[]): Promise<number> {
       if (written.regions) print(`  ${topRegionsText(written.regions)}`);
     }
   } finally {
+    await frontEnd?.close();
     await setup.dispose();
   }
   return EXIT.ok;

@@ -3,7 +3,8 @@ export { buildPlan, defaultPatch, fillValues, type PlanOptions } from './plan.js
 export { classProbabilities, cosine, evaluatePairScores, evaluateScores, headScore, resolveClass, scoreRow } from './score.js';
 export { accumulateCis, reprojectToInput } from './cis.js';
 export { checkFinite, computeCis, runBatches, type BatchSteps } from './loop.js';
-export { DEFAULT_EXPLAIN, Explainer, type CisResult, type ExplainOptions, type PreparedImage, type Prediction } from './explain.js';
+export { DEFAULT_EXPLAIN, Explainer, type CisResult, type ExplainOptions, type Prediction } from './explain.js';
+export { ImagePreparer, type PreparedImage, type PrepareTiming } from './prepare.js';
 export { CmsAccumulator, CMS_MAX_MAGNITUDE, CMS_SCALE, quantiseCms, type CmsConvergencePoint } from './cms.js';
 export { canonicalJson, CheckpointError, checkpointStateSha256, CHECKPOINT_VERSION, loadAccumulator, saveAccumulator } from './checkpoint.js';
 export { checkResume, fingerprintDiff, PARAM_FLAGS, ResumeError, type ResumePoint } from './resume.js';

@@ -6,6 +6,7 @@
 import { CsmError } from '../errors.js';
 import type { SkippedImage } from './cms-run.js';
 import type { CisResult, Explainer } from './explain.js';
+import type { PreparedImage } from './prepare.js';
 import { fitThreshold, pairId, readGallery, type Pair } from './identity.js';
 import { cosine } from './score.js';
 import type { ShardInfo } from './shard.js';
@@ -13,7 +14,10 @@ import type { ShardInfo } from './shard.js';
 export interface CmsJob {
   /** What the run goes through, in order: image paths (or "PHOTO#N"), or pair ids. */
   items: string[];
-  explain: (item: string) => Promise<CisResult>;
+  /** Explains an item; `prepared` holds its photos when a front end (pipeline/) prepared them. */
+  explain: (item: string, prepared?: PreparedImage[]) => Promise<CisResult>;
+  /** The photos of an item for a front end to prepare (default: the item itself; a pair: both photos). */
+  photos?: (item: string) => string[];
   /** How φ is defined and over what (recorded in the sidecar; its `kind` in the fingerprint). */
   mode: Record<string, unknown>;
   /** Items dropped before the run (an image or pair that could not be embedded). */
@@ -26,7 +30,7 @@ export interface CmsJob {
 export function classificationJob(explainer: Explainer, items: string[], source: string): CmsJob {
   const head = explainer.head;
   if (head.confidence === 'embedding') throw new CsmError(`head "${head.name}" gives embeddings: explain it over a gallery (Eq. 7) or pairs (Eq. 8)`);
-  return { items, explain: (f) => explainer.cis(f), mode: { kind: 'classification', images: source }, skippedBefore: [] };
+  return { items, explain: (f, p) => explainer.cis(p?.[0] ?? f), mode: { kind: 'classification', images: source }, skippedBefore: [] };
 }
 
 function embeddingHead(explainer: Explainer): void {
@@ -54,7 +58,7 @@ export async function galleryJob(explainer: Explainer, dir: string, onProgress?:
   const items = gallery.files.filter((f) => embeddings.has(f));
   return {
     items, skippedBefore, mode: { kind: 'zero-shot (Eq. 7)', gallery: dir, identities: gallery.identities.size },
-    explain: (file) => explainer.cisZeroShot(file, refs(file), gallery.identityOf.get(file)!),
+    explain: (file, p) => explainer.cisZeroShot(p?.[0] ?? file, refs(file), gallery.identityOf.get(file)!),
   };
 }
 
@@ -92,6 +96,7 @@ export async function pairsJob(explainer: Explainer, pairs: Pair[], options: { s
   const byId = new Map<string, Pair>(pairs.map((p) => [pairId(p), p]));
   return {
     items: pairs.map(pairId), skippedBefore, mode: { kind: 'verification (Eq. 8, sign fixed)', pairs: options.source, tau, fitted: fitted ?? null },
-    explain: (id) => { const p = byId.get(id)!; return explainer.cisPair(p.a, p.b, p.same, tau); },
+    explain: (id, prepared) => { const p = byId.get(id)!; return explainer.cisPair(prepared?.[0] ?? p.a, prepared?.[1] ?? p.b, p.same, tau); },
+    photos: (id) => { const p = byId.get(id)!; return [p.a, p.b]; },
   };
 }

@@ -15,6 +15,7 @@ import { rgbaPng, withColorbar } from '../report/colorbar.js';
 import { canonicalMapFiles, coverageMask, type WrittenMap } from '../report/maps.js';
 import { photoOverlay } from '../report/overlay.js';
 import { reprojectToInput } from './cis.js';
+import type { FrontEnd } from '../pipeline/frontend.js';
 import { runCms, type CmsProgress, type CmsRunResult, type SkippedImage } from './cms-run.js';
 import type { CisResult } from './explain.js';
 import type { CmsJob } from './jobs.js';
@@ -59,6 +60,8 @@ export interface CmsOutputInfo {
   predictions?: Record<string, number>;
   /** A title recorded in the sidecar (the demo's task). */
   task?: string;
+  /** The front end that prepared the images (pipeline/), as described in logs. */
+  frontEnd?: string;
 }
 
 /**
@@ -71,14 +74,14 @@ export interface CmsOutputInfo {
  * empty shard writes only `cms.json` (`empty: true`) beside its checkpoint, so that an array job
  * goes on to csm merge, which adds nothing for it.
  */
-export async function writeCmsOutputs(setup: ExplainSetup, dir: string, run: CmsRunResult, info: CmsOutputInfo): Promise<WrittenMap> {
+export async function writeCmsOutputs(setup: ExplainSetup, dir: string, run: Omit<CmsRunResult, 'timing'> & Partial<Pick<CmsRunResult, 'timing'>>, info: CmsOutputInfo): Promise<WrittenMap> {
   const { acc } = run;
   const { job } = info;
   const skipped: SkippedImage[] = [...job.skippedBefore, ...run.skipped];
   if (acc.images === 0 && job.shard) {
     const path = join(dir, 'cms.json');
     const sidecar = {
-      kind: 'CMS', empty: true, task: info.task, mode: job.mode, shard: job.shard, params: setup.params, run: { ...runInfo(setup), seconds: run.seconds, resumedAt: run.resumedAt },
+      kind: 'CMS', empty: true, task: info.task, mode: job.mode, shard: job.shard, params: setup.params, run: { ...runInfo(setup), ...(info.frontEnd ? { frontEnd: info.frontEnd } : {}), seconds: run.seconds, ...(run.timing ? { timing: run.timing } : {}), resumedAt: run.resumedAt },
       counts: { listed: job.items.length + job.skippedBefore.length, explained: 0, skipped: skipped.length }, skipped, images: [], files: ['cms.json'],
     };
     await mkdir(dir, { recursive: true });
@@ -89,7 +92,7 @@ export async function writeCmsOutputs(setup: ExplainSetup, dir: string, run: Cms
   const curve = acc.convergence.map((c) => [c.images, c.change] as [number, number]);
   // Stratified sampling: each image measured 1/k of the points, so the CMS is sum / coverage.
   const rendered = canonicalMapFiles(dir, 'cms', cmsMap(setup, run.acc), { ...setup.space, mask: coverageMask(acc.coverage) }, {
-    kind: 'CMS', task: info.task, mode: job.mode, ...(job.shard ? { shard: job.shard } : {}), params: setup.params, run: { ...runInfo(setup), seconds: run.seconds, resumedAt: run.resumedAt },
+    kind: 'CMS', task: info.task, mode: job.mode, ...(job.shard ? { shard: job.shard } : {}), params: setup.params, run: { ...runInfo(setup), ...(info.frontEnd ? { frontEnd: info.frontEnd } : {}), seconds: run.seconds, ...(run.timing ? { timing: run.timing } : {}), resumedAt: run.resumedAt },
     counts: { listed: job.items.length + job.skippedBefore.length, explained: acc.images, skipped: skipped.length },
     estimator: usesCoveredMean(setup.options.sampling) ? 'sum / coverage (stratified sampling)' : 'sum / images (Eq. 6)',
     predictions: run.resumedAt === 0 ? info.predictions : undefined,
@@ -115,6 +118,11 @@ export interface ComputeCmsOptions {
   task?: string;
   onProgress?: (p: CmsProgress) => void;
   onWarning?: (message: string) => void;
+  /**
+   * Prepares the next items (decode, detection, mesh) while the loop explains this one
+   * (pipeline/); without one, each item is prepared in turn. The caller closes it.
+   */
+  frontEnd?: FrontEnd;
 }
 
 export interface ComputedCms {
@@ -153,6 +161,8 @@ export async function computeCms(setup: ExplainSetup, job: CmsJob, dir: string, 
     fingerprint,
     ...(options.onWarning ? { onWarning: options.onWarning } : {}),
     ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+    ...(options.frontEnd ? { frontEnd: options.frontEnd } : {}),
+    ...(job.photos ? { photosOf: job.photos } : {}),
     onImage: async (r, index) => {
       const label = r.prediction.label ?? 'value';
       predictions[label] = (predictions[label] ?? 0) + 1;
@@ -163,6 +173,8 @@ export async function computeCms(setup: ExplainSetup, job: CmsJob, dir: string, 
       }
     },
   });
-  const written = await writeCmsOutputs(setup, dir, run, { job, predictions, ...(options.task ? { task: options.task } : {}) });
+  const written = await writeCmsOutputs(setup, dir, run, {
+    job, predictions, ...(options.task ? { task: options.task } : {}), ...(options.frontEnd ? { frontEnd: options.frontEnd.description } : {}),
+  });
   return { run, map: cmsMap(setup, run.acc), skipped: [...job.skippedBefore, ...run.skipped], predictions, written, cisStems };
 }
