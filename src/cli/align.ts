@@ -5,7 +5,7 @@ import { basename, extname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
   canonicalFrame, encodePng, FaceAligner, loadCanonicalFaceModel, meshOverlay, meshXYFromXYZ, parseFaceChoice, readImage,
-  rgbToRgba8, warpToCanonical, CsmError,
+  rgbToRgba8, warpToCanonicalMasked, CsmError,
 } from '../index.js';
 import { openOutput } from './out.js';
 import { EXIT, UsageError, print, printJson, warn } from './output.js';
@@ -59,9 +59,12 @@ export async function alignCommand(args: string[]): Promise<number> {
         const outputs = [join(values.out, `${stem}-mesh.png`), join(values.out, `${stem}-align.json`)];
         await writeFile(outputs[0]!, encodePng(photo.width, photo.height, meshOverlay(photo, faces.map((f) => f.mesh), model.triangles)));
         for (const f of faces) {
-          const canonical = warpToCanonical(photo, meshXYFromXYZ(f.mesh.points), frame);
+          const { image: canonical, mask } = warpToCanonicalMasked(photo, meshXYFromXYZ(f.mesh.points), frame);
           const out = join(values.out, `${stem}${f.rank === 1 ? '' : `-face${f.rank}`}-canonical.png`);
-          await writeFile(out, encodePng(size, size, rgbToRgba8(canonical)));
+          // Transparent where the face is off the canonical face or outside the photo.
+          const rgba = rgbToRgba8(canonical);
+          for (let p = 0; p < mask.length; p++) if (!mask[p]) rgba[4 * p + 3] = 0;
+          await writeFile(out, encodePng(size, size, rgba));
           outputs.push(out);
           for (const w of f.warnings) warn(`warning: ${w}`);
         }

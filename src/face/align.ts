@@ -7,7 +7,7 @@ import { CsmError } from '../errors.js';
 import { printableName } from '../image/types.js';
 import type { RgbImage } from '../image/index.js';
 import { FaceDetector, type DetectOptions } from './detect.js';
-import { FaceMesher, type MeshOptions } from './mesh.js';
+import { FaceMesher, LANDMARK, type MeshOptions } from './mesh.js';
 import type { FaceMesh } from './types.js';
 
 /** Which faces to use when a photo has several: the largest, all of them, or the N-th largest (1-based). */
@@ -22,6 +22,35 @@ export const SMALL_FACE_PX = 40;
  * the CMS, so the photo is refused as having no face.
  */
 export const MIN_PRESENCE = 0.5;
+
+/** Share of mesh vertices outside the photo above which a face is flagged as partial. */
+export const PARTIAL_FACE = 0.05;
+
+/** Yaw (degrees) beyond which a face is flagged as strongly turned. */
+export const TURNED_DEGREES = 40;
+
+/** The share of the mesh's vertices (x, y, z each) that lie outside a width × height photo. */
+export function meshOutside(points: Float32Array, width: number, height: number): number {
+  let out = 0;
+  const n = points.length / 3;
+  for (let k = 0; k < n; k++) {
+    const x = points[3 * k]!;
+    const y = points[3 * k + 1]!;
+    if (x < 0 || y < 0 || x > width || y > height) out++;
+  }
+  return out / n;
+}
+
+/**
+ * Yaw of a mesh in degrees from the line through the eyes' outer corners: atan(Δz / Δx), 0 for a
+ * frontal face (the definition of the zoo's headpose model, models/heads.ts).
+ */
+export function meshYaw(points: Float32Array): number {
+  const [r, l] = [LANDMARK.rightEyeOuter, LANDMARK.leftEyeOuter];
+  const dx = points[3 * l]! - points[3 * r]!;
+  const dz = points[3 * l + 2]! - points[3 * r + 2]!;
+  return (Math.atan2(dz, Math.abs(dx)) * 180) / Math.PI;
+}
 
 export class NoFaceError extends CsmError {
   constructor(readonly file: string, detail = '') {
@@ -88,6 +117,10 @@ export class FaceAligner {
         continue;
       }
       const warnings: string[] = [];
+      const outside = meshOutside(mesh.points, photo.width, photo.height);
+      if (outside > PARTIAL_FACE) warnings.push(`"${name}": face ${k + 1}: ${Math.round(100 * outside)} % of its mesh lies outside the photo (a partial face): that part of its maps stays empty`);
+      const yaw = meshYaw(mesh.points);
+      if (Math.abs(yaw) > TURNED_DEGREES) warnings.push(`"${name}": face ${k + 1} is turned by about ${Math.round(Math.abs(yaw))}° (a profile): its far side is hidden, so the map there is unreliable`);
       const side = Math.min(detection.box.width, detection.box.height);
       if (side < SMALL_FACE_PX) warnings.push(`"${name}": face ${k + 1} is only ${Math.round(side)} px wide (under ${SMALL_FACE_PX} px): its mesh may be inaccurate`);
       if (choice === 'largest' && found.length > 1) warnings.push(`"${name}": ${found.length} faces found; using the largest (--face all or --face N to choose)`);

@@ -1,5 +1,5 @@
 export * from './types.js';
-export { FaceAligner, FaceChoiceError, NoFaceError, parseFaceChoice, MIN_PRESENCE, SMALL_FACE_PX, type AlignedFace, type AlignOptions, type FaceChoice } from './align.js';
+export { FaceAligner, FaceChoiceError, NoFaceError, parseFaceChoice, MIN_PRESENCE, SMALL_FACE_PX, meshOutside, meshYaw, PARTIAL_FACE, TURNED_DEGREES, type AlignedFace, type AlignOptions, type FaceChoice } from './align.js';
 export { FaceDetector, type DetectOptions } from './detect.js';
 export { FaceMesher, LANDMARK, MESH_POINTS, type MeshOptions } from './mesh.js';
 export { canonicalFaceImage, canonicalFrame, loadCanonicalFaceModel, CANONICAL_IMAGE_SIZE } from './canonical.js';

@@ -45,7 +45,8 @@ function checkMesh(mesh: Float32Array, perVertex: number, frame: CanonicalFrame,
 
 /**
  * The photo's face warped into the canonical frame (size × size), plus the coverage mask.
- * `meshXY` is the photo's mesh (x, y per vertex, photo pixels). Off-face canonical pixels are 0.
+ * `meshXY` is the photo's mesh (x, y per vertex, photo pixels). Off-face canonical pixels, and
+ * those whose face point lies outside the photo, are 0 and masked.
  * Pass `raster` (triangleRaster(frame)) to reuse it across many photos.
  */
 export function warpToCanonicalMasked(
@@ -63,6 +64,9 @@ export function warpToCanonicalMasked(
     const t = ids[p];
     if (t < 0 || !barycentricAt(xy, triangles, t, (p % size) + 0.5, Math.floor(p / size) + 0.5, b)) continue;
     combine(meshXY, triangles, t, b, uv);
+    // A part of the face outside the photo (a partial face) stays empty and masked, rather than
+    // smeared from the photo's edge pixels.
+    if (uv[0] < 0 || uv[1] < 0 || uv[0] > photo.width || uv[1] > photo.height) continue;
     for (let c = 0; c < 3; c++) data[c * plane + p] = sampleBilinear(photo.data, c * photoPlane, photo.width, photo.height, uv[0], uv[1]);
     mask[p] = 1;
   }

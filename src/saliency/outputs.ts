@@ -8,7 +8,7 @@ import { mkdir } from 'node:fs/promises';
 import { basename, extname, join } from 'node:path';
 import { CsmError } from '../errors.js';
 import { warpToPhoto } from '../face/warp.js';
-import { encodePng, printableName, rgbToRgba8 } from '../image/index.js';
+import { applyAffine, encodePng, invertAffine, printableName, rgbToRgba8 } from '../image/index.js';
 import { writeFilesAtomic } from '../io/atomic.js';
 import { lineChart } from '../report/chart.js';
 import { rgbaPng, withColorbar } from '../report/colorbar.js';
@@ -62,6 +62,8 @@ export interface CmsOutputInfo {
   task?: string;
   /** The front end that prepared the images (pipeline/), as described in logs. */
   frontEnd?: string;
+  /** Occlusion points whose centre lay outside the photo (the crop reached past its edge), and in how many images. */
+  outsidePhoto?: { points: number; images: number };
 }
 
 /**
@@ -93,7 +95,7 @@ export async function writeCmsOutputs(setup: ExplainSetup, dir: string, run: Omi
   // Stratified sampling: each image measured 1/k of the points, so the CMS is sum / coverage.
   const rendered = canonicalMapFiles(dir, 'cms', cmsMap(setup, run.acc), { ...setup.space, mask: coverageMask(acc.coverage) }, {
     kind: 'CMS', task: info.task, mode: job.mode, ...(job.shard ? { shard: job.shard } : {}), params: setup.params, run: { ...runInfo(setup), ...(info.frontEnd ? { frontEnd: info.frontEnd } : {}), seconds: run.seconds, ...(run.timing ? { timing: run.timing } : {}), resumedAt: run.resumedAt },
-    counts: { listed: job.items.length + job.skippedBefore.length, explained: acc.images, skipped: skipped.length },
+    counts: { listed: job.items.length + job.skippedBefore.length, explained: acc.images, skipped: skipped.length, ...(info.outsidePhoto ? { pointsOutsidePhoto: info.outsidePhoto } : {}) },
     estimator: usesCoveredMean(setup.options.sampling) ? 'sum / coverage (stratified sampling)' : 'sum / images (Eq. 6)',
     predictions: run.resumedAt === 0 ? info.predictions : undefined,
     skipped, images: acc.ids, convergence: acc.convergence,
@@ -145,9 +147,22 @@ const defaultCisStem = (file: string, index: number): string => `cis-${String(in
  * writeCmsOutputs. Maps are comparable (and resumable, mergeable) when the model, the parameters
  * and the kind of φ agree, which is the checkpoint's fingerprint; the image list is checked apart.
  */
+/** Plan points of a CIS whose occlusion centre lies outside the photo (the crop reached past its edge). */
+export function pointsOutsidePhoto(r: CisResult): number {
+  const { photo, toInput } = r.prepared;
+  const toPhoto = invertAffine(toInput);
+  let n = 0;
+  for (let k = 0; k < r.plan.count; k++) {
+    const [x, y] = applyAffine(toPhoto, r.plan.centres[2 * k]!, r.plan.centres[2 * k + 1]!);
+    if (x < 0 || y < 0 || x > photo.width || y > photo.height) n++;
+  }
+  return n;
+}
+
 export async function computeCms(setup: ExplainSetup, job: CmsJob, dir: string, options: ComputeCmsOptions = {}): Promise<ComputedCms> {
   if (!job.items.length && !job.shard) throw new CsmError('there are no images to explain');
   const predictions: Record<string, number> = {};
+  const outsidePhoto = { points: 0, images: 0 };
   const cisStems: string[] = [];
   const stem = options.cisStem ?? defaultCisStem;
   // τ cancels in every drop c·(cos − τ) − c·(cos* − τ), so the mode's kind is enough.
@@ -166,6 +181,8 @@ export async function computeCms(setup: ExplainSetup, job: CmsJob, dir: string, 
     onImage: async (r, index) => {
       const label = r.prediction.label ?? 'value';
       predictions[label] = (predictions[label] ?? 0) + 1;
+      const out = pointsOutsidePhoto(r);
+      if (out) { outsidePhoto.points += out; outsidePhoto.images++; }
       if (index < (options.saveCis ?? 0)) {
         const s = stem(r.prepared.file, index);
         await writeCisOutputs(setup, dir, r, s);
@@ -175,6 +192,8 @@ export async function computeCms(setup: ExplainSetup, job: CmsJob, dir: string, 
   });
   const written = await writeCmsOutputs(setup, dir, run, {
     job, predictions, ...(options.task ? { task: options.task } : {}), ...(options.frontEnd ? { frontEnd: options.frontEnd.description } : {}),
+    // Counted over the images explained in this process, like the predictions.
+    ...(run.resumedAt === 0 ? { outsidePhoto } : {}),
   });
   return { run, map: cmsMap(setup, run.acc), skipped: [...job.skippedBefore, ...run.skipped], predictions, written, cisStems };
 }
