@@ -39,8 +39,13 @@ function loadPhotos(): Buffer[] {
   } catch {
     throw new Error(`the fuzz campaign needs real photos: csm-celeba100 is not at ${CELEBA_DIR} (set CSM_TEST_DATA)`);
   }
-  return names.map((n) => readFileSync(join(dir, n)));
+  // 061323.jpg shows a face hidden by hair, which csm refuses as no face (the mesh network's
+  // presence is 0.00): it cannot stand for a valid photo, whatever the mutation.
+  return names.filter((n) => !HIDDEN_FACES.has(n)).map((n) => readFileSync(join(dir, n)));
 }
+
+/** Photos of csm-celeba100 whose face csm rightly refuses (face/align.ts MIN_PRESENCE). */
+const HIDDEN_FACES = new Set(['061323.jpg']);
 
 /** A cause with the file's name and corpus folder taken out, so that causes can be counted. */
 function causeShape(cause: string, file: string): string {
