@@ -4,24 +4,9 @@
  * JPEG's marker segments so that a frame header can be rewritten or an end marker removed.
  */
 import { constants, deflateRawSync, deflateSync } from 'node:zlib';
+import { crc32, PNG_SIGNATURE } from '../helpers/png-chunks.js';
 
-const CRC_TABLE = (() => {
-  const table = new Uint32Array(256);
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    table[n] = c >>> 0;
-  }
-  return table;
-})();
-
-export function crc32(bytes: Uint8Array): number {
-  let c = 0xffffffff;
-  for (let i = 0; i < bytes.length; i++) c = CRC_TABLE[(c ^ bytes[i]!) & 0xff]! ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
-}
-
-export const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+export { crc32, PNG_SIGNATURE };
 
 /** One PNG chunk; with `badCrc` its stored CRC has its lowest bit flipped. */
 export function pngChunk(type: string, data: Uint8Array, badCrc = false): Buffer {
