@@ -6,7 +6,7 @@
 import { workerData, type MessagePort } from 'node:worker_threads';
 import { decodeBytes } from './sharp-decode.js';
 import { ImageDecodeError } from './types.js';
-import { CsmError } from '../errors.js';
+import { CsmError, FatalError } from '../errors.js';
 
 export interface DecodeRequest {
   id: number;
@@ -40,7 +40,7 @@ async function handle(req: DecodeRequest): Promise<void> {
     } catch (err) {
       if (err instanceof ImageDecodeError) reply = { id: req.id, ok: false, kind: 'decode', reason: err.reason, detail: text(err.cause) };
       else {
-        const fatal = Boolean((err as { fatal?: unknown })?.fatal);
+        const fatal = err instanceof FatalError;
         reply = { id: req.id, ok: false, kind: err instanceof CsmError ? 'csm' : 'internal', message: text(err) ?? 'unknown error', fatal, detail: text((err as Error)?.cause) };
       }
     }

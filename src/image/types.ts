@@ -1,4 +1,4 @@
-import { CsmError } from '../errors.js';
+import { CsmError, FatalError } from '../errors.js';
 
 /** Planar float RGB image, values in 0..255 (not normalised), channel-major: data[c*H*W + y*W + x]. */
 export interface RgbImage {
@@ -35,11 +35,9 @@ export class ImageDecodeError extends CsmError {
 
 /**
  * The image decoder itself (sharp's native library) cannot be loaded: no file can be read, so a
- * batch run should stop rather than skip every image (`fatal`, as for a lost GPU).
+ * batch run stops rather than skip every image (a FatalError, as for a lost GPU).
  */
-export class DecoderUnavailableError extends CsmError {
-  readonly fatal = true;
-}
+export class DecoderUnavailableError extends FatalError {}
 
 /** A file name as shown in a one-line message: control characters (a newline in a name) escaped. */
 export function printableName(name: string): string {
