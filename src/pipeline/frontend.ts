@@ -203,10 +203,14 @@ export type FrontEndKind = 'auto' | 'inline' | 'workers';
 
 export interface FrontEndOptions {
   /**
-   * auto (the default): workers when the explained model runs on the CPU engine (the worker's
-   * detector and mesh run where the serial run's do, so maps are byte-identical, and the work
-   * leaves the main thread), inline on any other engine (its detector and mesh run on that engine,
-   * the serial run's place).
+   * auto (the default): workers when the explained model runs on the CPU engine, inline on any
+   * other engine. Why (bench/results/pipeline-cpu-local-2cpu.md, 2 cores, stride 4):
+   * - On the CPU engine the workers' detector and mesh are the serial run's (onnxruntime-node's CPU
+   *   provider), so maps are byte-identical, and the front end leaves the thread that drives the
+   *   loop: wall per image / loop alone was 1.03–1.05 with workers against 1.07–1.12 serial and
+   *   1.09–1.15 inline on csm-celeba100 (inline decodes on the loop's thread).
+   * - On another engine (WebGPU) the serial run detects and meshes on that device: inline keeps
+   *   them there, so the maps are the serial run's (workers would detect on the CPU instead).
    */
   kind?: FrontEndKind;
   /** Worker threads (workers front end). Default: {@link defaultWorkers}. */
