@@ -54,6 +54,17 @@ const verified = (head: string, accuracy: number, tau: number, note = ''): Verif
 });
 
 const AGE_100 = Array.from({ length: 100 }, (_, k) => String(k));
+
+/** Input and heads of HSE FaceRes and its deeper variant (the two graphs share their I/O names). */
+const FACERES_IO: Pick<ModelSpec, 'input' | 'heads'> = {
+  input: { name: 'input_1', width: 224, height: 224, layout: 'NCHW', color: 'rgb', normalise: { scale: 1, offset: 0 } },
+  heads: [
+    { name: 'gender', task: 'gender', output: 'gender_pred/Sigmoid', confidence: 'sigmoid', labels: ['female', 'male'] },
+    { name: 'age', task: 'age', output: 'age_pred/Softmax', logits: 'age_pred/Softmax_logits', confidence: 'softmax', labels: AGE_100 },
+    { name: 'age10', task: 'age', output: 'age_decade', logits: 'age_decade_logits', confidence: 'softmax', labels: DECADE_LABELS },
+    { name: 'descriptor', task: 'identity', output: 'global_pooling/Mean', confidence: 'embedding' },
+  ],
+};
 /** Human's 7 GEAR age bins (src/gear/gear.ts there). */
 const GEAR_AGES = ['0-20', '21-25', '26-30', '31-40', '41-50', '51-60', '61+'];
 const GEAR_RACES = ['white', 'black', 'asian', 'indian', 'other'];
@@ -135,13 +146,7 @@ export const ZOO: ZooEntry[] = [
     spec: {
       name: 'faceres', task: 'multi', source: `${ZOO_PACKAGE} models/faceres.json`, license: 'MIT (HSE-asavchenko/HSE_FaceRec_tf)',
       description: 'Gender (sigmoid), age (100-way softmax, and in decades: age10, the sum of each decade\'s probabilities) and a 1024-D identity descriptor (HSE FaceRes, MobileNet), 224×224 RGB',
-      input: { name: 'input_1', width: 224, height: 224, layout: 'NCHW', color: 'rgb', normalise: { scale: 1, offset: 0 } },
-      heads: [
-        { name: 'gender', task: 'gender', output: 'gender_pred/Sigmoid', confidence: 'sigmoid', labels: ['female', 'male'] },
-        { name: 'age', task: 'age', output: 'age_pred/Softmax', logits: 'age_pred/Softmax_logits', confidence: 'softmax', labels: AGE_100 },
-        { name: 'age10', task: 'age', output: 'age_decade', logits: 'age_decade_logits', confidence: 'softmax', labels: DECADE_LABELS },
-        { name: 'descriptor', task: 'identity', output: 'global_pooling/Mean', confidence: 'embedding' },
-      ],
+      ...FACERES_IO,
     },
     extend: [ageDecades('age_pred/Softmax', 'age_pred/Softmax_logits')],
     verification: verified('descriptor', 0.9532, 0.7211),
@@ -151,13 +156,7 @@ export const ZOO: ZooEntry[] = [
     spec: {
       name: 'faceres-deep', task: 'multi', source: `${ZOO_PACKAGE} models/faceres-deep.json`, license: 'MIT (HSE-asavchenko/HSE_FaceRec_tf)',
       description: 'Gender (sigmoid), age (100-way softmax, and in decades: age10) and a 1024-D identity descriptor (HSE FaceRes, deeper MobileNet variant), 224×224 RGB in 0..255',
-      input: { name: 'input_1', width: 224, height: 224, layout: 'NCHW', color: 'rgb', normalise: { scale: 1, offset: 0 } },
-      heads: [
-        { name: 'gender', task: 'gender', output: 'gender_pred/Sigmoid', confidence: 'sigmoid', labels: ['female', 'male'] },
-        { name: 'age', task: 'age', output: 'age_pred/Softmax', logits: 'age_pred/Softmax_logits', confidence: 'softmax', labels: AGE_100 },
-        { name: 'age10', task: 'age', output: 'age_decade', logits: 'age_decade_logits', confidence: 'softmax', labels: DECADE_LABELS },
-        { name: 'descriptor', task: 'identity', output: 'global_pooling/Mean', confidence: 'embedding' },
-      ],
+      ...FACERES_IO,
     },
     extend: [ageDecades('age_pred/Softmax', 'age_pred/Softmax_logits')],
     verification: verified('descriptor', 0.9163, 0.72),
