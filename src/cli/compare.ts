@@ -3,9 +3,8 @@ import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
-  COMPARE_DEFAULTS, CsmError, compareFigures, convergenceBand, lineChart, compareMapSets, compareMemoryBytes, compareRegionMarkdown, createExplainSetup, listImages, methodDescription,
-  normaliseMap, regionMasks, rgbaPng, runInfo, toFloat32, writeFileAtomic, writeHtmlIndex, writeNpy, type CanonicalMapSet, type CompareDesign, type Correction, type MapNormalisation,
-  printableName, type ExplainSetup as LibrarySetup,
+  COMPARE_DEFAULTS, CsmError, createExplainSetup, listImages, compareMemoryBytes, normaliseMap, runInfo, writeComparison,
+  type CanonicalMapSet, type CompareDesign, type Correction, type MapNormalisation, printableName, type ExplainSetup as LibrarySetup,
 } from '../index.js';
 import { EXPLAIN_HELP, EXPLAIN_OPTIONS, setupExplain } from './explain-args.js';
 import { EXIT, UsageError, print, printJson } from './output.js';
@@ -234,85 +233,28 @@ export async function compareCommand(args: string[]): Promise<number> {
       throw new CsmError(`each side needs at least 2 explained images: ${A.label} has ${A.set.maps.length}, ${B.label} has ${B.set.maps.length}${skipped.length ? ` (${skipped.length} skipped)` : ''}`);
     }
 
-    const t1 = performance.now();
-    const masks = setup.space.frame ? regionMasks(setup.space.frame) : undefined;
-    const options = { permutations, bootstrap, alpha, seed, correction, minImages };
-    const normaliseNote = normalise === 'mean-abs' ? 'each CIS map divided by its mean |value| over its measured pixels (unitless)' : 'none: maps in score units';
-    const result = compareMapSets(design, A.set, B.set, options, masks);
-    const statsSeconds = (performance.now() - t1) / 1000;
-    const r = result.pixels;
-    if (r.minP > alpha) progress.note(`warning: with ${r.exhaustive ? `${A.set.maps.length} paired images (all ${r.permutations} sign flips)` : `${r.permutations} permutations`} the smallest attainable p-value is ${r.minP.toPrecision(3)} > α = ${alpha}: nothing can be significant; use more images${r.exhaustive ? '' : ' or --permutations'}`);
-    const names: [string, string] = [A.label, B.label];
-    const sum = (m: Uint8Array): number => m.reduce((s, v) => s + v, 0);
-    const figures = compareFigures(result, setup.space, names);
-    const out = setup.out;
-    const npy = (name: string, data: Float32Array | Uint8Array): Promise<void> =>
-      writeFileAtomic(join(out, name), writeNpy({ dtype: data instanceof Uint8Array ? 'uint8' : 'float32', shape: [size, size], data }));
-    await npy('a.npy', toFloat32(r.meanA));
-    await npy('b.npy', toFloat32(r.meanB));
-    await npy('diff.npy', toFloat32(r.diff));
-    await npy('diff-low.npy', toFloat32(r.low));
-    await npy('diff-high.npy', toFloat32(r.high));
-    await npy('significant.npy', r.significant);
-    await npy('t.npy', Float32Array.from(r.t, (v, p) => (r.tested[p] ? v : NaN)));
-    await npy('p.npy', toFloat32(r.p));
-    await npy('p-fwer.npy', toFloat32(r.pFwer));
-    await writeFileAtomic(join(out, 'compare.png'), rgbaPng(figures.figure));
-    await writeFileAtomic(join(out, 'compare-diff-all.png'), rgbaPng(figures.diffAll));
-    // Fig. 5 with a band: the change of each side's CMS as images are added, over 200 random orders.
-    const bands = { A: convergenceBand(A.set.maps, { seed }), B: convergenceBand(B.set.maps, { seed }) };
-    const series = (side: 'A' | 'B', label: string) => (['low', 'median', 'high'] as const).map((q) => ({
-      label: `${label} ${q === 'median' ? 'median' : q === 'low' ? '2.5 %' : '97.5 %'}`, points: bands[side].map((b) => [b.images, b[q]] as [number, number]),
-    }));
-    await writeFileAtomic(join(out, 'compare-convergence.png'), rgbaPng(lineChart([...series('A', A.label), ...series('B', B.label)], { logY: true, xLabel: 'images', yLabel: 'relative change of the CMS' })));
-    const regionMd = result.regions ? compareRegionMarkdown(result.regions, names, r.options.level) : 'no facial regions (external alignment: no region model)';
-    await writeFileAtomic(join(out, 'compare-regions.md'), `${regionMd}\n`);
-    const methods = methodDescription(design, r);
-    const files_ = ['compare.png', 'compare-diff-all.png', 'compare-convergence.png', 'a.npy', 'b.npy', 'diff.npy', 'diff-low.npy', 'diff-high.npy', 'significant.npy', 't.npy', 'p.npy', 'p-fwer.npy', 'compare-regions.md', 'compare.json', 'index.html'];
-    const record = {
-      command: 'compare',
-      design,
-      sides: {
-        A: { label: A.label, images: A.set.maps.length, ...(design === 'paired' ? { model: setup.params } : {}) },
-        B: { label: B.label, images: B.set.maps.length, ...(design === 'paired' ? { model: setupB!.params } : {}) },
-      },
-      grouping: design === 'paired' ? undefined : csvGroups ? { source: 'csv', file: values.groups, order: groupNames } : { source: 'prediction', model: modelLabel(grouper!), order: groupNames },
-      normalise: { method: normalise, what: normaliseNote },
-      statistics: { ...options, level: r.options.level, permutationsUsed: r.permutations, exhaustive: r.exhaustive, minAttainableP: r.minP, maxtThreshold: r.maxtThreshold, maxtRule: 'a pixel is FWER-significant when |t| > maxtThreshold', methods },
-      counts: {
-        images: files.length, explained: design === 'paired' ? A.set.maps.length : A.set.maps.length + B.set.maps.length, skipped: skipped.length,
-        pixels: size * size, testedPixels: sum(r.tested), significantPixels: { chosen: sum(r.significant), maxt: sum(r.fwerMask), fdr: sum(r.fdrMask) },
-      },
-      regions: result.regions,
-      convergence: { what: 'relative change of each side\'s CMS (plain mean of the maps) as images are added: median and 95 % band over 200 random image orders (seeded)', ...bands },
-      regionsNote: 'region p-values: raw per region; FWER-adjusted by max-t over the 7 regions; Holm-adjusted. Read the raw ones as 7 tests, not one.',
-      explainedClasses: predictions,
-      ...(design === 'groups' ? { assignments } : {}),
-      skipped,
-      memory: { bytesEstimate: estimate, rule: '≈ 5 bytes × H_F² per kept map (float32 map + uint8 coverage), plus the per-image differences when paired' },
-      seconds: { explain: explainSeconds, statistics: statsSeconds },
-      params: setup.params,
-      run: runInfo(setup),
-      files: files_,
-    };
-    await writeFileAtomic(join(out, 'compare.json'), `${JSON.stringify(record, (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2)}\n`);
+    const grouping = design === 'paired' ? undefined : csvGroups ? { source: 'csv', file: values.groups, order: groupNames } : { source: 'prediction', model: modelLabel(grouper!), order: groupNames };
     const title = design === 'paired' ? `csm compare: ${A.label} vs ${B.label} on ${A.set.maps.length} images` : `csm compare: ${setup.model.spec.name} on ${A.label} (${A.set.maps.length}) vs ${B.label} (${B.set.maps.length})`;
-    await writeHtmlIndex(out, {
-      title,
-      sections: [
-        {
-          heading: `${A.label} | ${B.label} | ${A.label} − ${B.label}`,
-          text: `${methods.estimate}. ${methods.correction}. ${methods.permutation}. ${methods.interval}. ${methods.missing}.\n\nSignificant pixels: ${sum(r.significant)} of ${sum(r.tested)} tested (max-t: ${sum(r.fwerMask)}, BH: ${sum(r.fdrMask)}). ${skipped.length} images skipped.`,
-          images: [{ file: 'compare.png', caption: `${A.label} and ${B.label} share a colour range; ${A.label} − ${B.label} is coloured only where significant` }, { file: 'compare-diff-all.png', caption: 'the difference at every tested pixel' }, { file: 'compare-convergence.png', caption: 'how each CMS settles as images are added: median and 95 % band over 200 random image orders' }],
-        },
-        { heading: 'Facial regions', text: record.regionsNote, images: [], tables: regionMd },
-      ],
-      params: { design, statistics: record.statistics, sides: record.sides, grouping: record.grouping, params: setup.params },
+    const out = setup.out;
+    const written = await writeComparison(out, {
+      design, A, B, statistics: { permutations, bootstrap, alpha, seed, correction, minImages }, normalise, space: setup.space, title, skipped, listed: files.length,
+      record: {
+        ...(design === 'paired' ? { sides: { A: { model: setup.params }, B: { model: setupB!.params } } } : {}),
+        grouping,
+        explainedClasses: predictions,
+        ...(design === 'groups' ? { assignments } : {}),
+        memory: { bytesEstimate: estimate, rule: '≈ 5 bytes × H_F² per kept map (float32 map + uint8 coverage), plus the per-image differences when paired' },
+        seconds: { explain: explainSeconds },
+        params: setup.params,
+        run: runInfo(setup),
+      },
     });
-    if (values.json) printJson({ out, design, counts: record.counts, regions: result.regions });
+    if (written.warning) progress.note(`warning: ${written.warning}`);
+    const { result, record, regionMarkdown: regionMd, significant, tested } = written;
+    if (values.json) printJson({ out, design, counts: record['counts'], regions: result.regions });
     else {
       print(regionMd);
-      print(`${title}: ${sum(r.significant)} of ${sum(r.tested)} pixels significant (${correction}, α = ${alpha}); ${skipped.length} skipped → ${join(out, 'index.html')}`);
+      print(`${title}: ${significant} of ${tested} pixels significant (${correction}, α = ${alpha}); ${skipped.length} skipped → ${join(out, 'index.html')}`);
     }
   } finally {
     for (const s of others) if (s !== setup) await s.dispose();

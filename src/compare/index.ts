@@ -8,3 +8,4 @@ export {
   type CanonicalMapSet, type CompareRegionRow, type MapComparison,
 } from './maps.js';
 export { compareFigures, mapOverlay, sharedRange, titledRow, type CompareFigures } from './figure.js';
+export { COMPARISON_FILES, writeComparison, type ComparisonInput, type ComparisonSide, type ComparisonStatistics, type WrittenComparison } from './write.js';
