@@ -8,7 +8,7 @@ export { SAMPLE_INSTALL, SAMPLE_PACKAGES, samplePhotos, type SamplePhoto } from 
 export { sampleFaces, samplePairs } from './samples/faces.js';
 export * from './saliency/index.js';
 export { createExplainSetup, runInfo, type ExplainSetup, type ExplainSetupOptions } from './saliency/setup.js';
-export { classificationJob, galleryJob, pairsJob, type CmsJob } from './saliency/jobs.js';
+export { classificationJob, galleryJob, pairsJob, selfReferenceJob, type CmsJob } from './saliency/jobs.js';
 export { computeCms, pointsOutsidePhoto, writeCisOutputs, writeCmsOutputs, type CmsOutputInfo, type ComputeCmsOptions, type ComputedCms } from './saliency/outputs.js';
 export { cpuOpener, engineNames, engineOpener, openEngine, registerEngine, NoEngineError } from './engine/registry.js';
 export { batchCandidates, tuneBatch, type BatchTuning } from './engine/batch.js';
@@ -19,3 +19,5 @@ export { probeAdapters, autoChoice, distinctAdapters, isSoftwareAdapter, type Pr
 export * from './report/index.js';
 export * from './eval/index.js';
 export * from './compare/index.js';
+export { PAPER_DEFAULT_STRIDE, PAPER_RUNS, runPaper, type PaperOptions, type PaperResult, type PaperRun } from './paper/run.js';
+export { regionIntervals, regionLead, regionIntervalMarkdown, type RegionInterval, type RegionLead } from './paper/regions.js';

@@ -11,6 +11,7 @@ import { mergeCommand } from './merge.js';
 import { reprojectCommand } from './reproject.js';
 import { modelsCommand } from './models.js';
 import { compareCommand } from './compare.js';
+import { paperCommand } from './paper.js';
 import { EXIT, print, report, warn } from './output.js';
 
 type Command = { run: (args: string[]) => Promise<number>; summary: string };
@@ -24,6 +25,7 @@ const COMMANDS: Record<string, Command> = {
   ablate: { run: ablateCommand, summary: 'ablations: alignment (none / keypoints / canonical), patch size, number of images' },
   reproject: { run: reprojectCommand, summary: 'draw a canonical map onto photos through their face meshes' },
   compare: { run: compareCommand, summary: 'two CMS side by side (two models, or two groups of images) with intervals and a significance mask' },
+  paper: { run: paperCommand, summary: 'the paper\'s analyses in one run: five tasks (Fig. 1), gender models compared, head-pose bins, the eye-region question' },
   merge: { run: mergeCommand, summary: 'merge CMS runs over disjoint image sets, exactly' },
   align: { run: alignCommand, summary: 'find faces, fit the 468-point mesh, warp each face to the canonical face' },
   models: { run: modelsCommand, summary: 'list, inspect and convert face models (the zoo, or any TF.js graph model)' },

@@ -100,3 +100,21 @@ export async function pairsJob(explainer: Explainer, pairs: Pair[], options: { s
     photos: (id) => { const p = byId.get(id)!; return [p.a, p.b]; },
   };
 }
+
+/**
+ * Identity without labels: Eq. 7 with each photo's own unoccluded embedding as its only reference,
+ * so φ = cos(e(occluded photo), e(photo)) and a drop says how far hiding a region moves the identity
+ * descriptor. For a folder of photos of unknown people (no gallery, no pairs); it is not the
+ * paper's LFW setup (a separate gallery of known people), and the sidecar says so.
+ */
+export function selfReferenceJob(explainer: Explainer, items: string[], source: string): CmsJob {
+  embeddingHead(explainer);
+  return {
+    items, skippedBefore: [],
+    mode: { kind: 'zero-shot (Eq. 7), reference = the unoccluded photo itself', images: source, note: 'no identity labels: φ = cos(e(occluded), e(unoccluded)); not a separate reference set' },
+    explain: async (file, p) => {
+      const prepared = p?.[0] ?? await explainer.prepare(file);
+      return explainer.cisZeroShot(prepared, [await explainer.embed(prepared)], 'itself');
+    },
+  };
+}

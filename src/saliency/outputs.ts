@@ -118,6 +118,11 @@ export interface ComputeCmsOptions {
   cisStem?: (file: string, index: number) => string;
   /** A title recorded in the sidecar. */
   task?: string;
+  /**
+   * Called with every explained item's CIS result, in input order (behind the loop, as the CIS
+   * outputs are): for callers that keep per-image maps, e.g. to compare them (csm paper).
+   */
+  onCis?: (result: CisResult, index: number) => void;
   onProgress?: (p: CmsProgress) => void;
   onWarning?: (message: string) => void;
   /**
@@ -183,6 +188,7 @@ export async function computeCms(setup: ExplainSetup, job: CmsJob, dir: string, 
       predictions[label] = (predictions[label] ?? 0) + 1;
       const out = pointsOutsidePhoto(r);
       if (out) { outsidePhoto.points += out; outsidePhoto.images++; }
+      options.onCis?.(r, index);
       if (index < (options.saveCis ?? 0)) {
         const s = stem(r.prepared.file, index);
         await writeCisOutputs(setup, dir, r, s);
