@@ -10,7 +10,8 @@ import { FRONT_END_HELP, FRONT_END_OPTIONS, frontEndFromFlags, frontEndOptions }
 
 export const CMS_HELP = `Usage:
   csm cms --model MODEL --images DIR|LIST --out DIR [options]        a class or value head
-  csm cms --model MODEL --gallery DIR --out DIR [options]            identity: zero-shot (Eq. 7)
+  csm cms --model MODEL --gallery DIR --references REFS --out DIR    identity: zero-shot (Eq. 7)
+  csm cms --model MODEL --gallery DIR --leave-one-out --out DIR      identity: zero-shot within DIR
   csm cms --model MODEL --pairs PAIRS.csv [--tau T] --out DIR        identity: verification (Eq. 8)
 
 Canonical Model Saliency: the mean of the CIS maps of every image (streamed one at a time). Bad
@@ -18,12 +19,21 @@ files (not an image, no face, model failure) are skipped and listed with their c
 
 Data:
   --images DIR|LIST       a folder's files (sorted), or a text file with one path per line
-  --gallery DIR           DIR/<identity>/<image>: each image is explained against the nearest
-                          other image of its identity (cosine of embeddings, Eq. 7)
-  --pairs PAIRS.csv       image1,image2,same (1/0): φ = c·(cos − τ), c = +1 genuine, −1 impostor
+  --gallery DIR           DIR/<identity>/<image>: the query images of zero-shot recognition
+                          (Eq. 7): φ = the cosine of an image's embedding to the nearest
+                          reference embedding of its identity
+  --references REFS       REFS/<identity>/<image>: the separate reference set of --gallery (the
+                          paper's setup); a query whose identity has no reference is skipped
+  --leave-one-out         instead of --references: each gallery image against the other images
+                          of its identity in DIR
+  --pairs PAIRS.csv       image1,image2,same: φ = c·(cos − τ), c = +1 genuine, −1 impostor
                           (Eq. 8 with the sign fixed so that hiding what matches lowers φ);
-                          the same canonical point is occluded in both photos
-  --tau T                 verification threshold              [default: fitted on the pairs]
+                          the same canonical point is occluded in both photos. same: 1/0,
+                          yes/no, true/false, same/different (any case); a header line and CRLF
+                          line ends are fine (deepface's master.csv: file_x,file_y,Decision)
+  --tau T                 verification threshold. Without it, τ is fitted on every other
+                          genuine and every other impostor pair and only the other half is
+                          explained; cms.json records the fitting pairs and the held-out accuracy
 Run:
   --checkpoint-every N    save the accumulator every N images (0: only at the end)  [default: 25]
   --resume                continue the run checkpointed in DIR/checkpoint (exactly the same bytes
@@ -46,6 +56,8 @@ const CMS_OPTIONS = {
   ...EXPLAIN_OPTIONS,
   images: { type: 'string' },
   gallery: { type: 'string' },
+  references: { type: 'string' },
+  'leave-one-out': { type: 'boolean' },
   pairs: { type: 'string' },
   tau: { type: 'string' },
   'checkpoint-every': { type: 'string' },
@@ -64,6 +76,8 @@ export async function cmsCommand(args: string[]): Promise<number> {
   if (!Number.isInteger(every) || every < 0) throw new UsageError(`--checkpoint-every takes a whole number ≥ 0, got "${values['checkpoint-every']}"`);
   const saveCis = Number(values['save-cis'] ?? 0);
   if (!Number.isInteger(saveCis) || saveCis < 0) throw new UsageError(`--save-cis takes a whole number ≥ 0, got "${values['save-cis']}"`);
+  if ((values.references !== undefined || values['leave-one-out']) && !values.gallery) throw new UsageError('--references and --leave-one-out go with --gallery');
+  if (values.gallery && (values.references === undefined) === !values['leave-one-out']) throw new UsageError('--gallery needs a reference set, --references REFS (the paper\'s zero-shot setup), or --leave-one-out (each image against the other images of its identity), not both');
   const tau = values.tau === undefined ? undefined : Number(values.tau);
   const shard = shardFlag(values.shard);
   frontEndOptions(values); // usage errors before any work
@@ -79,7 +93,10 @@ export async function cmsCommand(args: string[]): Promise<number> {
     if (!values.images && head.confidence !== 'embedding') throw new UsageError(`--gallery and --pairs explain identity heads; head "${head.name}" gives ${head.confidence} outputs`);
     const t0 = performance.now();
     const job = await applyShard(values.images ? classificationJob(setup.explainer, await listImages(values.images), values.images)
-      : values.gallery ? await galleryJob(setup.explainer, values.gallery, (done, total) => progress.update(done, total, (performance.now() - t0) / 1000, 'gallery embeddings'))
+      : values.gallery ? await galleryJob(setup.explainer, values.gallery, {
+        ...(values.references !== undefined ? { references: values.references } : { leaveOneOut: true }),
+        onProgress: (done, total) => progress.update(done, total, (performance.now() - t0) / 1000, 'reference embeddings'),
+      })
         : await pairsJob(setup.explainer, await readPairs(values.pairs!), { source: values.pairs!, ...(tau !== undefined ? { tau } : {}) }), shard, values);
     frontEnd = await frontEndFromFlags(values, setup.explainer);
     const result = await computeCms(setup, job, setup.out, {

@@ -132,12 +132,12 @@ async function runDemo(out: string, stride: string, backend: string | undefined)
         checkpointEvery: 0, task: 'identity verification (Eq. 8)',
         onProgress: (p) => progress.update(p.done, p.total, p.elapsed),
       });
-      const mode = job.mode as { tau: number; fitted: { accuracy: number } | null };
+      const mode = job.mode as { tau: number; fitted: { accuracy: number; heldOut: { pairs: number; accuracy: number; baseline: number } } | null };
       results.push({
         summary: `identity: ${run.acc.images} pairs in ${run.seconds.toFixed(0)} s`,
         section: {
           heading: 'Identity (faceres descriptor, verification, Eq. 8)',
-          text: `${verification ? `The faceres descriptor verifies ${(100 * verification.accuracy).toFixed(1)} % of held-out sample pairs (answering "impostor" to all: ${(100 * verification.baseline).toFixed(1)} %), the best identity model of the zoo there (csm models list). ` : ''}CMS over ${run.acc.images} pairs (genuine: FGNet frames of one person; impostor: him against other portraits). φ = c·(cos(e1, e2) − τ) with τ = ${mode.tau.toFixed(3)}${mode.fitted ? ` fitted on the pairs (accuracy ${(100 * mode.fitted.accuracy).toFixed(0)}%)` : ''}; the same canonical point is occluded in both photos. ${regionsText(written.regions)}`,
+          text: `${verification ? `The faceres descriptor verifies ${(100 * verification.accuracy).toFixed(1)} % of held-out sample pairs (answering "impostor" to all: ${(100 * verification.baseline).toFixed(1)} %), the best identity model of the zoo there (csm models list). ` : ''}CMS over ${run.acc.images} pairs (genuine: FGNet frames of one person; impostor: him against other portraits). φ = c·(cos(e1, e2) − τ) with τ = ${mode.tau.toFixed(3)}${mode.fitted ? ` fitted on a separate half of the pairs (held-out accuracy ${(100 * mode.fitted.heldOut.accuracy).toFixed(0)} % on ${mode.fitted.heldOut.pairs} pairs, all-impostor ${(100 * mode.fitted.heldOut.baseline).toFixed(0)} %; only the held-out pairs are explained)` : ''}; the same canonical point is occluded in both photos. ${regionsText(written.regions)}`,
           images: [{ file: 'identity/cms-overlay.png', caption: 'CMS over the canonical face' }, { file: 'identity/cms-turbo.png', caption: 'CMS (turbo)' }],
           ...(written.regions ? { tables: regionTableMarkdown(written.regions) } : {}),
         },

@@ -249,6 +249,12 @@ function meanMap(set: CanonicalMapSet): { map: Float32Array; mask: Uint8Array } 
   return { map, mask };
 }
 
+/** The held-out accuracy of a verification job whose τ was fitted on a separate half of the pairs. */
+function heldOutText(mode: Record<string, unknown>): string {
+  const h = (mode['fitted'] as { heldOut?: { pairs: number; accuracy: number; baseline: number } } | null | undefined)?.heldOut;
+  return h ? `; on the ${h.pairs} held-out pairs (the ones explained) τ verifies ${(100 * h.accuracy).toFixed(0)} % (all-impostor: ${(100 * h.baseline).toFixed(0)} %)` : '';
+}
+
 const link = (href: string, text: string): string => `<a href="${escapeHtml(href)}">${escapeHtml(text)}</a>`;
 
 /** Runs every analysis and writes `options.out`; returns the index.html path and the paper.json record. */
@@ -307,7 +313,7 @@ export async function runPaper(options: PaperOptions): Promise<PaperResult> {
     sections.push({
       heading: 'Fig. 1: the five tasks',
       text: `The CMS of each task over the same ${items.length} photos (${source}), each in its own colour range (φ differs in units between models). Red: hiding the region lowers the model's confidence in its prediction. The table gives each region's mean saliency (per image: the mean over the region's measured pixels) with a 95 % bootstrap interval over images.`
-        + (identity ? `\n\nIdentity: ${String(identity.mode['kind'])}${identity.mode['tau'] !== undefined ? `, τ = ${Number(identity.mode['tau']).toFixed(3)}` : ''}.${verification ? ` faceres verifies ${(100 * verification.accuracy).toFixed(1)} % of held-out sample pairs (all-impostor baseline ${(100 * verification.baseline).toFixed(1)} %).` : ''}` : ''),
+        + (identity ? `\n\nIdentity: ${String(identity.mode['kind'])}${identity.mode['tau'] !== undefined ? `, τ = ${Number(identity.mode['tau']).toFixed(3)} (${String(identity.mode['tauFrom'])})` : ''}${heldOutText(identity.mode)}.${verification ? ` faceres verifies ${(100 * verification.accuracy).toFixed(1)} % of held-out sample pairs (all-impostor baseline ${(100 * verification.baseline).toFixed(1)} %).` : ''}` : ''),
       images: [{ file: 'fig1-tasks.png', caption: 'CMS of expression, gender, age (decades), identity and head pose' }, ...tasks.map((e) => ({ file: `${e.run.key}/cms-overlay.png`, caption: `${e.run.title}: CMS` }))],
       tables: regionIntervalMarkdown(tasks.map((e) => ({ name: e.run.key, rows: taskRegions[e.run.key]! }))),
     });

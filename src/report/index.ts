@@ -9,7 +9,7 @@ export { colorbarTicks, formatTick, heatmapWithColorbar, rgbaPng, withColorbar, 
 export { drawText, drawTextUp, textWidth, GLYPH_HEIGHT } from './font.js';
 export { canonicalOverlay, photoOverlay, type CanonicalOverlayOptions, type Overlay, type OverlayOptions } from './overlay.js';
 export {
-  REGION_COLORS, REGION_NAMES, convexHull, regionMasks, regionTable, regionTableMarkdown, regionsRgba, topRegionsText,
+  REGION_COLORS, REGION_NAMES, allRegionsNegative, convexHull, regionMasks, regionTable, regionTableMarkdown, regionsRgba, topRegionsText,
   type RegionName, type RegionOptions, type RegionRow,
 } from './regions.js';
 export { escapeHtml, markdownToHtml, renderHtml, writeHtmlIndex, type ReportImage, type ReportSection, type ReportSpec } from './html.js';

@@ -155,11 +155,23 @@ export function regionTable(map: Float32Array, masks: Record<RegionName, Uint8Ar
   }));
 }
 
-/** The table as GitHub-flavoured markdown (share in percent). */
+/**
+ * Whether every region with pixels has a negative mean: occluding any region raised the
+ * confidence on average, so "most salient" would name the least negative one.
+ */
+export function allRegionsNegative(rows: RegionRow[]): boolean {
+  const measured = rows.filter((r) => r.pixels > 0 && Number.isFinite(r.mean));
+  return measured.length > 0 && measured.every((r) => r.mean < 0);
+}
+
+const ALL_NEGATIVE = 'Every region\'s mean saliency is negative: on average, occluding any region raised the model\'s confidence, so no region is salient in the usual sense (the ranking only orders the least negative first).';
+
+/** The table as GitHub-flavoured markdown (share in percent), with a line saying so when every region is negative. */
 export function regionTableMarkdown(rows: RegionRow[]): string {
   const num = (v: number): string => (Number.isFinite(v) ? String(Number(v.toPrecision(4))) : '—');
   const lines = ['| region | pixels | mean | mean abs | share |', '|---|---:|---:|---:|---:|'];
   for (const r of rows) lines.push(`| ${r.region} | ${r.pixels} | ${num(r.mean)} | ${num(r.meanAbs)} | ${(100 * r.share).toFixed(1)}% |`);
+  if (allRegionsNegative(rows)) lines.push('', ALL_NEGATIVE);
   return lines.join('\n');
 }
 
@@ -190,10 +202,13 @@ export function regionsRgba(masks: Record<RegionName, Uint8Array>, size: number,
 }
 
 /**
- * The regions ranked by mean saliency per pixel (not by share, which grows with a region's area:
- * the cheeks are the largest region), as one sentence for summaries.
+ * The regions ranked by mean signed saliency per pixel (not by share, which grows with a region's
+ * area: the cheeks are the largest region), as one sentence for summaries; when every region is
+ * negative the sentence says so instead of calling the least negative one "most salient".
  */
 export function topRegionsText(rows: RegionRow[], count = 3): string {
   const top = rows.filter((r) => r.pixels > 0).sort((a, b) => b.mean - a.mean).slice(0, count);
-  return `most salient regions (mean saliency per pixel): ${top.map((r) => `${r.region} ${Number(r.mean.toPrecision(3))}`).join(', ')}`;
+  const list = top.map((r) => `${r.region} ${Number(r.mean.toPrecision(3))}`).join(', ');
+  if (allRegionsNegative(rows)) return `no salient region: every region's mean saliency is negative (occluding any region raised the confidence on average); least negative: ${list}`;
+  return `most salient regions (mean saliency per pixel): ${list}`;
 }

@@ -30,7 +30,16 @@ export async function readGallery(dir: string): Promise<Gallery> {
 
 export interface Pair { a: string; b: string; same: boolean }
 
-/** `image1,image2,same` per line (same: 1/0, true/false, same/different); a header line is allowed. */
+const GENUINE = ['1', 'true', 'same', 'genuine', 'yes'];
+const IMPOSTOR = ['0', 'false', 'different', 'impostor', 'no'];
+
+/**
+ * `image1,image2,same` per line; same: 1/0, true/false, same/different, genuine/impostor or
+ * yes/no, in any case. A first line whose third column is none of these, and whose first column
+ * is no file name, is a header, as deepface's
+ * `master.csv` (`file_x,file_y,Decision` with `Yes`/`No`). CRLF line ends and a UTF-8 byte-order
+ * mark are accepted. Paths are relative to the CSV's folder.
+ */
 export async function readPairs(csv: string): Promise<Pair[]> {
   let text: string;
   try {
@@ -39,18 +48,42 @@ export async function readPairs(csv: string): Promise<Pair[]> {
     throw new CsmError(`cannot read pairs file "${csv}": ${(e as Error).message}`);
   }
   const pairs: Pair[] = [];
-  text.split(/\r?\n/).forEach((line, k) => {
+  let first = true;
+  text.replace(/^\uFEFF/, '').split(/\r?\n|\r/).forEach((line, k) => {
     const t = line.trim();
     if (!t || t.startsWith('#')) return;
     const cols = t.split(',').map((c) => c.trim());
-    if (k === 0 && !/\.[a-z0-9]+$/i.test(cols[0] ?? '')) return; // a header: its first column is no file name
+    const flag = (cols[2] ?? '').toLowerCase();
+    const known = GENUINE.includes(flag) || IMPOSTOR.includes(flag);
+    // A header's first column is no file name (deepface: file_x); a first line naming files is data.
+    const header = first && !known && !/\.[a-z0-9]+$/i.test(cols[0] ?? '');
+    first = false;
+    if (header) return;
     if (cols.length !== 3) throw new CsmError(`"${csv}" line ${k + 1}: expected image1,image2,same`);
-    const flag = cols[2]!.toLowerCase();
-    if (!['1', '0', 'true', 'false', 'same', 'different', 'genuine', 'impostor'].includes(flag)) throw new CsmError(`"${csv}" line ${k + 1}: "${cols[2]}" is not 1/0, true/false or same/different`);
-    pairs.push({ a: resolve(dirname(csv), cols[0]!), b: resolve(dirname(csv), cols[1]!), same: ['1', 'true', 'same', 'genuine'].includes(flag) });
+    if (!known) throw new CsmError(`"${csv}" line ${k + 1}: "${cols[2]}" is not 1/0, true/false, yes/no or same/different`);
+    pairs.push({ a: resolve(dirname(csv), cols[0]!), b: resolve(dirname(csv), cols[1]!), same: GENUINE.includes(flag) });
   });
   if (!pairs.length) throw new CsmError(`"${csv}" lists no pairs`);
   return pairs;
+}
+
+/**
+ * Splits pairs into a half that fits τ and a held-out half: genuine and impostor pairs alternate
+ * separately (the 1st, 3rd… of each go to `fit`), so both halves hold about half of each kind.
+ */
+export function splitPairs<P extends { same: boolean }>(pairs: readonly P[]): { fit: P[]; held: P[] } {
+  const fit: P[] = [], held: P[] = [];
+  let genuine = 0, impostor = 0;
+  for (const p of pairs) {
+    const k = p.same ? genuine++ : impostor++;
+    (k % 2 === 0 ? fit : held).push(p);
+  }
+  return { fit, held };
+}
+
+/** Share of pairs classified right by τ (genuine when cos ≥ τ). */
+export function verificationAccuracy(similarities: readonly number[], same: readonly boolean[], tau: number): number {
+  return similarities.filter((s, k) => (s >= tau) === same[k]).length / similarities.length;
 }
 
 /**

@@ -9,7 +9,7 @@ export { CmsAccumulator, CMS_MAX_MAGNITUDE, CMS_SCALE, quantiseCms, type CmsConv
 export { canonicalJson, CheckpointError, checkpointStateSha256, CHECKPOINT_VERSION, loadAccumulator, saveAccumulator } from './checkpoint.js';
 export { checkResume, fingerprintDiff, PARAM_FLAGS, ResumeError, type ResumePoint } from './resume.js';
 export { listImages, runCms, type CmsProgress, type CmsRunOptions, type CmsRunResult, type SkippedImage } from './cms-run.js';
-export { fitThreshold, pairId, readGallery, readPairs, type Gallery, type Pair } from './identity.js';
+export { fitThreshold, pairId, readGallery, readPairs, splitPairs, verificationAccuracy, type Gallery, type Pair } from './identity.js';
 export { fileSha256, versions } from './provenance.js';
 export { identityKeyOf, imageKeyOf, pairKeyOf, parseShard, SHARD_INDEX_ENV, SHARD_RULE, shardJob, shardOf, ShardSpecError, splitKeys, type ShardInfo, type ShardSpec, type ShardableJob } from './shard.js';
 export { adaptiveSample, GRID, imageStratum, meanSpacing, parseKeep, pointStrata, samplePlan, samplingParams, STRATIFIED_KEEPS, stratumIndices, stratumKey, subPlan, tileShape, usesCoveredMean, type Sampling, type SamplingKind } from './sampling.js';

@@ -7,7 +7,8 @@ import { CsmError } from '../errors.js';
 import type { SkippedImage } from './cms-run.js';
 import type { CisResult, Explainer } from './explain.js';
 import type { PreparedImage } from './prepare.js';
-import { fitThreshold, pairId, readGallery, type Pair } from './identity.js';
+import { resolve } from 'node:path';
+import { fitThreshold, pairId, readGallery, splitPairs, verificationAccuracy, type Pair } from './identity.js';
 import { cosine } from './score.js';
 import type { ShardInfo } from './shard.js';
 
@@ -38,64 +39,118 @@ function embeddingHead(explainer: Explainer): void {
   if (head.confidence !== 'embedding') throw new CsmError(`galleries and pairs explain identity heads; head "${head.name}" gives ${head.confidence} outputs`);
 }
 
-/** Zero-shot: every gallery image with another image of its identity, against those images. */
-export async function galleryJob(explainer: Explainer, dir: string, onProgress?: (done: number, total: number) => void): Promise<CmsJob> {
+export interface GalleryOptions {
+  /**
+   * A separate reference set, REFS/<identity>/<image> (the paper's Eq. 7: the nearest reference
+   * of the query's true identity). A query whose identity has no reference is skipped with that
+   * cause; a reference that is the query's own file is never used.
+   */
+  references?: string;
+  /** Instead of references: each gallery image against the other images of its identity. */
+  leaveOneOut?: boolean;
+  onProgress?: (done: number, total: number) => void;
+}
+
+/**
+ * Zero-shot recognition (Eq. 7): every gallery image (DIR/<identity>/<image>) explained against
+ * the embeddings of its identity in a separate reference set, or, with `leaveOneOut`, against the
+ * other images of its identity in the gallery.
+ */
+export async function galleryJob(explainer: Explainer, dir: string, options: GalleryOptions): Promise<CmsJob> {
   embeddingHead(explainer);
+  if ((options.references === undefined) === !options.leaveOneOut) throw new CsmError('zero-shot identity needs either a reference set (--references DIR) or leave-one-out within the gallery (--leave-one-out), not both');
   const gallery = await readGallery(dir);
+  const refs = options.references !== undefined ? await readGallery(options.references) : gallery;
   const embeddings = new Map<string, Float32Array>();
-  const skippedBefore: SkippedImage[] = [];
+  const failed: SkippedImage[] = [];
   let k = 0;
-  for (const file of gallery.files) {
+  for (const file of refs.files) {
     try {
       embeddings.set(file, await explainer.embed(await explainer.prepare(file)));
     } catch (e) {
       if (!(e instanceof CsmError)) throw e;
-      skippedBefore.push({ file, cause: e.message });
+      failed.push({ file, cause: e.message });
     }
-    onProgress?.(++k, gallery.files.length);
+    options.onProgress?.(++k, refs.files.length);
   }
-  const refs = (file: string): Float32Array[] => gallery.identities.get(gallery.identityOf.get(file)!)!.filter((f) => f !== file && embeddings.has(f)).map((f) => embeddings.get(f)!);
-  const items = gallery.files.filter((f) => embeddings.has(f));
+  const referencesOf = (file: string): Float32Array[] => (refs.identities.get(gallery.identityOf.get(file)!) ?? []).filter((f) => f !== resolve(file) && f !== file && embeddings.has(f)).map((f) => embeddings.get(f)!);
+  const skippedBefore: SkippedImage[] = [];
+  const items: string[] = [];
+  for (const file of gallery.files) {
+    const identity = gallery.identityOf.get(file)!;
+    if (options.leaveOneOut && failed.some((f) => f.file === file)) skippedBefore.push(failed.find((f) => f.file === file)!);
+    else if (referencesOf(file).length === 0) {
+      skippedBefore.push({ file, cause: options.leaveOneOut ? `identity "${identity}" has no other gallery image that could be embedded` : `identity "${identity}" has no usable image in the reference set "${options.references}"` });
+    } else items.push(file);
+  }
   return {
-    items, skippedBefore, mode: { kind: 'zero-shot (Eq. 7)', gallery: dir, identities: gallery.identities.size },
-    explain: (file, p) => explainer.cisZeroShot(p?.[0] ?? file, refs(file), gallery.identityOf.get(file)!),
+    items, skippedBefore,
+    mode: {
+      kind: 'zero-shot (Eq. 7)', gallery: dir, identities: gallery.identities.size,
+      references: options.leaveOneOut ? 'leave-one-out: the other gallery images of the identity' : options.references,
+      ...(options.leaveOneOut ? {} : { referenceImages: embeddings.size, referencesSkipped: failed }),
+    },
+    explain: (file, p) => explainer.cisZeroShot(p?.[0] ?? file, referencesOf(file), gallery.identityOf.get(file)!),
   };
 }
 
 /**
- * Verification: τ given, or fitted on the unoccluded pairs, then one CIS per pair. `source` (the
- * pairs file) is recorded.
+ * Verification: τ given, or fitted on a separate half of the pairs (splitPairs: genuine and
+ * impostor pairs alternate) and then only the held-out half is explained, so that τ never saw the
+ * pairs it explains; the sidecar records the fitting pairs and the held-out accuracy. A pair that
+ * cannot be embedded while fitting is skipped once, with its cause. `source` (the pairs file) is
+ * recorded.
  */
 export async function pairsJob(explainer: Explainer, pairs: Pair[], options: { source: string; tau?: number }): Promise<CmsJob> {
   embeddingHead(explainer);
   const skippedBefore: SkippedImage[] = [];
   let tau: number;
-  let fitted: { accuracy: number; pairs: number } | undefined;
+  let explained: Pair[] = pairs;
+  let fitted: Record<string, unknown> | undefined;
   if (options.tau !== undefined) {
     tau = options.tau;
     if (!(tau >= -1 && tau <= 1)) throw new CsmError(`τ is a cosine similarity in [-1, 1], got ${tau}`);
   } else {
     const embed = new Map<string, Float32Array>();
-    const sims: number[] = [];
-    const same: boolean[] = [];
-    for (const p of pairs) {
+    const similarity = async (p: Pair): Promise<number | undefined> => {
       try {
         for (const f of [p.a, p.b]) if (!embed.has(f)) embed.set(f, await explainer.embed(await explainer.prepare(f)));
-        sims.push(cosine(embed.get(p.a)!, embed.get(p.b)!));
-        same.push(p.same);
+        return cosine(embed.get(p.a)!, embed.get(p.b)!);
       } catch (e) {
         if (!(e instanceof CsmError)) throw e;
         skippedBefore.push({ file: pairId(p), cause: e.message });
+        return undefined;
       }
+    };
+    const measure = async (ps: Pair[]): Promise<{ pairs: Pair[]; sims: number[] }> => {
+      const out: { pairs: Pair[]; sims: number[] } = { pairs: [], sims: [] };
+      for (const p of ps) { const s = await similarity(p); if (s !== undefined) { out.pairs.push(p); out.sims.push(s); } }
+      return out;
+    };
+    const split = splitPairs(pairs);
+    const fit = await measure(split.fit);
+    const held = await measure(split.held);
+    for (const kind of [true, false]) {
+      if (!fit.pairs.some((p) => p.same === kind)) throw new CsmError(`"${options.source}": τ cannot be fitted: the fitting half (every other ${kind ? 'genuine' : 'impostor'} pair) has no ${kind ? 'genuine' : 'impostor'} pair that could be embedded; give --tau or more pairs`);
     }
-    if (!sims.length) throw new CsmError(`no pair of "${options.source}" could be embedded`);
-    const fit = fitThreshold(sims, same);
-    tau = fit.tau;
-    fitted = { accuracy: fit.accuracy, pairs: sims.length };
+    if (!held.pairs.length) throw new CsmError(`"${options.source}": no held-out pair to explain (τ is fitted on half of the pairs and the other half is explained); give --tau or more pairs`);
+    const fit0 = fitThreshold(fit.sims, fit.pairs.map((p) => p.same));
+    tau = fit0.tau;
+    explained = held.pairs;
+    fitted = {
+      rule: 'τ fitted on every other genuine and every other impostor pair (the 1st, 3rd, … of each); the other half is held out and explained',
+      pairs: fit.pairs.map(pairId), accuracy: fit0.accuracy,
+      heldOut: {
+        pairs: held.pairs.length, genuine: held.pairs.filter((p) => p.same).length,
+        accuracy: verificationAccuracy(held.sims, held.pairs.map((p) => p.same), tau),
+        baseline: held.pairs.filter((p) => !p.same).length / held.pairs.length,
+      },
+    };
   }
-  const byId = new Map<string, Pair>(pairs.map((p) => [pairId(p), p]));
+  const byId = new Map<string, Pair>(explained.map((p) => [pairId(p), p]));
   return {
-    items: pairs.map(pairId), skippedBefore, mode: { kind: 'verification (Eq. 8, sign fixed)', pairs: options.source, tau, fitted: fitted ?? null },
+    // A pair skipped while fitting is not listed again among the items (it would be counted twice).
+    items: explained.map(pairId), skippedBefore, mode: { kind: 'verification (Eq. 8, sign fixed)', pairs: options.source, tau, tauFrom: fitted ? 'fitted on a separate half of the pairs' : 'given', fitted: fitted ?? null },
     explain: (id, prepared) => { const p = byId.get(id)!; return explainer.cisPair(prepared?.[0] ?? p.a, prepared?.[1] ?? p.b, p.same, tau); },
     photos: (id) => { const p = byId.get(id)!; return [p.a, p.b]; },
   };

@@ -33,9 +33,9 @@ export async function sampleFaces(): Promise<string[]> {
 /**
  * Verification pairs among sample faces: the FGNet frames of one person (franck_*) make the
  * genuine pairs, and the same frames against the other portraits (not the group photos) the
- * impostor pairs; `count` of each.
+ * impostor pairs; `count` of each (pairsJob fits τ on half of them and explains the other half).
  */
-export function samplePairs(items: string[], count = 6): Pair[] {
+export function samplePairs(items: string[], count = 10): Pair[] {
   const franck = items.filter((i) => basename(i).startsWith('franck_'));
   const others = items.filter((i) => !basename(i).startsWith('franck_') && !basename(i).startsWith('sample'));
   return [

@@ -77,6 +77,15 @@ test('csm cis explains one photo; bad options are usage errors', () => {
   const embed = csm('cms', '--model', 'mobileface', '--images', MEDIA, '--out', out);
   assert.is(embed.status, 2);
   assert.match(embed.stderr, /gives embeddings: use --gallery/);
+  // Zero-shot needs a reference set, or leave-one-out asked for by name.
+  const noRefs = csm('cms', '--model', 'mobileface', '--gallery', MEDIA, '--out', out);
+  assert.is(noRefs.status, 2);
+  assert.match(noRefs.stderr, /--gallery needs a reference set, --references REFS .* or --leave-one-out/);
+  const both = csm('cms', '--model', 'mobileface', '--gallery', MEDIA, '--references', MEDIA, '--leave-one-out', '--out', out);
+  assert.is(both.status, 2);
+  const stray = csm('cms', '--model', 'mobileface', '--pairs', join(out, 'p.csv'), '--references', MEDIA, '--out', out);
+  assert.is(stray.status, 2);
+  assert.match(stray.stderr, /--references and --leave-one-out go with --gallery/);
 });
 
 test('csm cis --alignment uses external PRNet-style alignments (the paper\'s setup)', () => {

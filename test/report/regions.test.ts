@@ -5,7 +5,7 @@ import * as assert from 'uvu/assert';
 import { canonicalFaceImage, canonicalFrame, loadCanonicalFaceModel, triangleRaster } from '../../src/face/index.js';
 import type { CanonicalFrame } from '../../src/face/types.js';
 import { encodePng } from '../../src/image/index.js';
-import { REGION_NAMES, regionMasks, regionsRgba, regionTable, regionTableMarkdown, type RegionName } from '../../src/report/index.js';
+import { allRegionsNegative, REGION_NAMES, regionMasks, regionsRgba, regionTable, regionTableMarkdown, topRegionsText, type RegionName } from '../../src/report/index.js';
 import { REPO_ROOT } from '../helpers/data.js';
 
 const SIZE = 256;
@@ -79,6 +79,28 @@ test('regionTable: a map of 1 on the eyes gives eyes mean 1 and share 1', () => 
   assert.match(md, '| eyes |');
   assert.match(md, '100.0%');
   assert.is(md.split('\n').length, 2 + REGION_NAMES.length);
+});
+
+test('ranked by mean signed saliency; a map negative everywhere says so instead of naming a "most salient" region', () => {
+  // Eyes 3, nose 1, every other face pixel −1: ranked eyes, nose, then the rest.
+  const face = (p: number): boolean => REGION_NAMES.some((n) => masks[n][p]);
+  const mixed = Float32Array.from({ length: SIZE * SIZE }, (_, p) => (masks.eyes[p] ? 3 : masks.nose[p] ? 1 : face(p) ? -1 : 0));
+  const rows = regionTable(mixed, masks);
+  assert.not.ok(allRegionsNegative(rows));
+  assert.match(topRegionsText(rows, 2), /^most salient regions \(mean saliency per pixel\): eyes 3, nose 1$/);
+  assert.not.match(regionTableMarkdown(rows), /negative/);
+  // Every region negative (the mouth least): no region is called salient, in the sentence and the table.
+  const negative = Float32Array.from({ length: SIZE * SIZE }, (_, p) => (masks.mouth[p] ? -0.1 : face(p) ? -0.5 : 0));
+  const neg = regionTable(negative, masks);
+  assert.ok(allRegionsNegative(neg));
+  const text = topRegionsText(neg, 1);
+  assert.not.match(text, /most salient/);
+  assert.match(text, /every region's mean saliency is negative.*least negative: mouth -0\.1/);
+  const md = regionTableMarkdown(neg);
+  assert.match(md, /Every region's mean saliency is negative/);
+  assert.is(md.split('\n').length, 2 + REGION_NAMES.length + 2);
+  // One region at exactly 0 is not negative.
+  assert.not.ok(allRegionsNegative(regionTable(negative.map((v, p) => (masks.chin_jaw[p] ? 0 : v)), masks)));
 });
 
 test('regions picture (test-output/report/regions.png)', async () => {
