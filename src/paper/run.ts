@@ -31,7 +31,7 @@ import { normaliseMap, type CanonicalMapSet } from '../compare/maps.js';
 import { COMPARE_DEFAULTS } from '../compare/stats.js';
 import { writeComparison, type ComparisonStatistics } from '../compare/write.js';
 import { rgbaPng, withColorbar } from '../report/colorbar.js';
-import { escapeHtml, writeHtmlIndex, type ReportSection } from '../report/html.js';
+import { escapeHtml, markdownToHtml, writeHtmlIndex, type ReportSection } from '../report/html.js';
 import { coverageMask, type CanonicalMapSpace } from '../report/maps.js';
 import { regionMasks, type RegionName } from '../report/regions.js';
 import { regionIntervalMarkdown, regionIntervals, regionLead, withInterval, type RegionInterval, type RegionLead } from './regions.js';
@@ -421,7 +421,7 @@ export async function runPaper(options: PaperOptions): Promise<PaperResult> {
       heading: 'The eye-region question: do gender models look at the eyes more for women?',
       text: 'Each gender model\'s CIS maps split by the gender faceres predicts (and by --groups when given): groups design (Welch t, label permutations, max-t FWER mask). The table gives the eye region\'s difference between the groups with its 95 % bootstrap interval and permutation p-value (raw and Holm-adjusted over the 7 regions).',
       images: eyeLinks.map((d) => ({ file: `${d}/compare.png`, caption: d })),
-      tables: `${['| comparison | difference | eyes: diff [95 % CI] | p | p (Holm) |', '|---|---|---:|---:|---:|', ...eyeRows].join('\n')}\n\n<ul>${eyeLinks.map((d) => `<li>${link(`${d}/index.html`, `${d}: report`)}</li>`).join('')}</ul>`,
+      tables: `${markdownToHtml(['| comparison | difference | eyes: diff [95 % CI] | p | p (Holm) |', '|---|---|---:|---:|---:|', ...eyeRows].join('\n'))}\n<ul>${eyeLinks.map((d) => `<li>${link(`${d}/index.html`, `${d}: report`)}</li>`).join('')}</ul>`,
     });
   }
   record['comparisons'] = comparisons;
