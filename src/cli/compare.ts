@@ -1,9 +1,8 @@
 /** `csm compare`: two CMS side by side with intervals and a significance mask (two models, or two groups of images). */
-import { readFile } from 'node:fs/promises';
-import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
-  COMPARE_DEFAULTS, CsmError, createExplainSetup, listImages, compareMemoryBytes, normaliseMap, runInfo, writeComparison,
+  COMPARE_DEFAULTS, CsmError, createExplainSetup, readGroups, listImages, compareMemoryBytes, normaliseMap, runInfo, writeComparison,
   type CanonicalMapSet, type CompareDesign, type Correction, type MapNormalisation, printableName, type ExplainSetup as LibrarySetup,
 } from '../index.js';
 import { EXPLAIN_HELP, EXPLAIN_OPTIONS, setupExplain } from './explain-args.js';
@@ -91,23 +90,6 @@ function whole(v: string | undefined, flag: string, fallback: number, min: numbe
   return n;
 }
 
-/** "file,group" lines → [file, group][] (paths resolved against `base`). */
-export async function readGroups(csv: string, base: string): Promise<{ file: string; group: string }[]> {
-  const text = await readFile(csv, 'utf8').catch(() => { throw new CsmError(`cannot read the groups file "${csv}"`); });
-  const rows: { file: string; group: string }[] = [];
-  text.split(/\r?\n/).forEach((line, k) => {
-    const l = line.trim();
-    if (!l || l.startsWith('#')) return;
-    const cut = l.lastIndexOf(',');
-    if (cut <= 0 || cut === l.length - 1) throw new CsmError(`${csv}:${k + 1}: expected "file,group", got "${l}"`);
-    const file = l.slice(0, cut).trim(), group = l.slice(cut + 1).trim();
-    if (rows.length === 0 && file.toLowerCase() === 'file' && group.toLowerCase() === 'group') return;
-    rows.push({ file: isAbsolute(file) ? file : resolve(base, file), group });
-  });
-  const groups = [...new Set(rows.map((r) => r.group))];
-  if (groups.length !== 2) throw new CsmError(`${csv}: needs exactly two groups, found ${groups.length} (${groups.join(', ')})`);
-  return rows;
-}
 
 interface Side { label: string; set: CanonicalMapSet }
 

@@ -2,7 +2,6 @@
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { COMPARE_DEFAULTS, PAPER_DEFAULT_STRIDE, PAPER_RUNS, runPaper, SAMPLE_INSTALL } from '../index.js';
-import { readGroups } from './compare.js';
 import { openOutput } from './out.js';
 import { EXIT, UsageError, print } from './output.js';
 import { Progress } from './progress.js';
@@ -104,7 +103,7 @@ export async function paperCommand(args: string[]): Promise<number> {
       out, stride, canonicalSize, statistics, runs,
       ...(values.images ? { images: values.images } : {}), ...(values.groups ? { groups: values.groups } : {}), ...(values.pairs ? { pairs: values.pairs } : {}),
       ...(values.backend ? { backend: values.backend } : {}), ...(batch ? { batch } : {}),
-      readGroups, reuse: values.reuse ?? false,
+      reuse: values.reuse ?? false,
       onStage: (s) => { if (!values.quiet) print(s); },
       onWarning: (m) => process.stderr.write(`warning: ${m}\n`),
       onProgress: (key, p) => {

@@ -15,7 +15,8 @@
  * parameter.
  */
 import { mkdir, readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
+import { statSync } from 'node:fs';
 import { CsmError } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { readNpyFile, writeNpy } from '../image/npy.js';
@@ -30,6 +31,7 @@ import { mapOverlay, sharedRange, titledRow } from '../compare/figure.js';
 import { normaliseMap, type CanonicalMapSet } from '../compare/maps.js';
 import { COMPARE_DEFAULTS } from '../compare/stats.js';
 import { writeComparison, type ComparisonStatistics } from '../compare/write.js';
+import { readGroups } from '../compare/groups.js';
 import { rgbaPng, withColorbar } from '../report/colorbar.js';
 import { escapeHtml, markdownToHtml, writeHtmlIndex, type ReportSection } from '../report/html.js';
 import { coverageMask, type CanonicalMapSpace } from '../report/maps.js';
@@ -87,8 +89,6 @@ export interface PaperOptions {
   onStage?: (stage: string) => void;
   onProgress?: (stage: string, p: CmsProgress) => void;
   onWarning?: (message: string) => void;
-  /** Reads the groups CSV into rows (the CLI's parser, so that both commands accept the same files). */
-  readGroups?: (csv: string, base: string) => Promise<{ file: string; group: string }[]>;
 }
 
 interface Explained {
@@ -255,6 +255,9 @@ function heldOutText(mode: Record<string, unknown>): string {
   return h ? `; on the ${h.pairs} held-out pairs (the ones explained) τ verifies ${(100 * h.accuracy).toFixed(0)} % (all-impostor: ${(100 * h.baseline).toFixed(0)} %)` : '';
 }
 
+/** Where relative paths of a groups CSV point: the --images folder, or a list file's folder. */
+const imagesBase = (images: string): string => (statSync(images).isDirectory() ? images : dirname(resolve(images)));
+
 const link = (href: string, text: string): string => `<a href="${escapeHtml(href)}">${escapeHtml(text)}</a>`;
 
 /** Runs every analysis and writes `options.out`; returns the index.html path and the paper.json record. */
@@ -314,7 +317,7 @@ export async function runPaper(options: PaperOptions): Promise<PaperResult> {
       heading: 'Fig. 1: the five tasks',
       text: `The CMS of each task over the same ${items.length} photos (${source}), each in its own colour range (φ differs in units between models). Red: hiding the region lowers the model's confidence in its prediction. The table gives each region's mean saliency (per image: the mean over the region's measured pixels) with a 95 % bootstrap interval over images.`
         + (identity ? `\n\nIdentity: ${String(identity.mode['kind'])}${identity.mode['tau'] !== undefined ? `, τ = ${Number(identity.mode['tau']).toFixed(3)} (${String(identity.mode['tauFrom'])})` : ''}${heldOutText(identity.mode)}.${verification ? ` faceres verifies ${(100 * verification.accuracy).toFixed(1)} % of held-out sample pairs (all-impostor baseline ${(100 * verification.baseline).toFixed(1)} %).` : ''}` : ''),
-      images: [{ file: 'fig1-tasks.png', caption: 'CMS of expression, gender, age (decades), identity and head pose' }, ...tasks.map((e) => ({ file: `${e.run.key}/cms-overlay.png`, caption: `${e.run.title}: CMS` }))],
+      images: [{ file: 'fig1-tasks.png', caption: 'CMS of expression, gender, age (decades), identity and head pose' }],
       tables: regionIntervalMarkdown(tasks.map((e) => ({ name: e.run.key, rows: taskRegions[e.run.key]! }))),
     });
     record['fig1'] = { figure: 'fig1-tasks.png', regions: taskRegions };
@@ -396,12 +399,13 @@ export async function runPaper(options: PaperOptions): Promise<PaperResult> {
       eyeLinks.push(dir);
     }
   }
-  if (options.groups && options.readGroups && explained.get('gender')) {
+  if (options.groups && explained.get('gender')) {
     const e = explained.get('gender')!;
-    const rows = await options.readGroups(options.groups, options.images ?? '.');
+    const rows = await readGroups(options.groups, options.images ? imagesBase(options.images) : dirname(resolve(options.groups)));
     const groupOf = new Map(rows.map((r) => [r.file, r.group]));
     const names = [...new Set(rows.map((r) => r.group))] as [string, string];
-    const [a, b] = splitSet(e.set, (id) => groupOf.get(id), names);
+    // Ids are paths as listed (relative when --images is); the CSV's are absolute.
+    const [a, b] = splitSet(e.set, (id) => groupOf.get(resolve(id)), names);
     if (a.maps.length < 2 || b.maps.length < 2) options.onWarning?.(`--groups ${options.groups}: each group needs 2 explained images (${names[0]} ${a.maps.length}, ${names[1]} ${b.maps.length})`);
     else {
       const dir = `eyes-${e.run.key}-by-groups-csv`;
