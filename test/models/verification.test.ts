@@ -8,7 +8,7 @@
  * 02, _03 (one person), cage + cage2_crop, SeanConnery + sean_guru2_crop, Justin-Bieber2_crop +
  * bieber_small; every other portrait is its own person. Pairs: every pair of faces (genuine when
  * same person). Two folds: pairs alternate between halves A and B (genuine and impostor pairs
- * separately, so each half has half of each); τ on cosine similarity is fitted on one half
+ * separately, so each half has half of each: saliency/identity.ts splitPairs, as csm cms --pairs); τ on cosine similarity is fitted on one half
  * (saliency/identity.ts fitThreshold) and accuracy measured on the other; the figures are the mean
  * of the two folds. Baseline: calling every pair an impostor.
  *
@@ -19,7 +19,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { basename } from 'node:path';
 import { createExplainSetup } from '../../src/saliency/setup.js';
-import { fitThreshold } from '../../src/saliency/identity.js';
+import { fitThreshold, splitPairs } from '../../src/saliency/identity.js';
 import { samplePhotos } from '../../src/samples/photos.js';
 import { ZOO } from '../../src/index.js';
 
@@ -51,7 +51,9 @@ test('measured verification accuracy equals the recorded one (CSM_VERIFY=1)', as
   for (let i = 0; i < photos.length; i++) for (let j = i + 1; j < photos.length; j++) pairs.push({ a: i, b: j, same: identityOf(photos[i]!) === identityOf(photos[j]!) });
   const genuine = pairs.filter((p) => p.same);
   const impostor = pairs.filter((p) => !p.same);
-  const halves = [0, 1].map((h) => [...genuine.filter((_, k) => k % 2 === h), ...impostor.filter((_, k) => k % 2 === h)]);
+  // The split csm uses when it fits τ for a verification CMS (pairsJob).
+  const split = splitPairs(pairs);
+  const halves = [split.fit, split.held];
   const rows: string[] = [];
   const checks: (() => void)[] = [];
   for (const { model, head, entry } of HEADS) {
