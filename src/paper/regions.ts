@@ -74,3 +74,9 @@ export function regionIntervalMarkdown(columns: { name: string; rows: RegionInte
   }
   return lines.join('\n');
 }
+
+/** Each set's top region and its lead over the runner-up as a markdown table. */
+export function leadMarkdown(rows: { name: string; lead: RegionLead }[]): string {
+  return ['| map | top region | runner-up | top − runner-up [95 % CI] | images |', '|---|---|---|---:|---:|',
+    ...rows.map(({ name, lead: l }) => `| ${name} | ${l.region} | ${l.runnerUp} | ${withInterval(l.lead, l.low, l.high)} | ${l.images} |`)].join('\n');
+}

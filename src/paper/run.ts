@@ -36,7 +36,7 @@ import { rgbaPng, withColorbar } from '../report/colorbar.js';
 import { escapeHtml, markdownToHtml, writeHtmlIndex, type ReportSection } from '../report/html.js';
 import { coverageMask, type CanonicalMapSpace } from '../report/maps.js';
 import { regionMasks, type RegionName } from '../report/regions.js';
-import { regionIntervalMarkdown, regionIntervals, regionLead, withInterval, type RegionInterval, type RegionLead } from './regions.js';
+import { leadMarkdown, regionIntervalMarkdown, regionIntervals, regionLead, withInterval, type RegionInterval, type RegionLead } from './regions.js';
 import { zooEntry } from '../models/zoo.js';
 
 /** One model (and head) explained over the images. */
@@ -303,6 +303,7 @@ export async function runPaper(options: PaperOptions): Promise<PaperResult> {
   // 2. Fig. 1: the five tasks side by side, each in its own colour range (their φ differ in units).
   const tasks = [...explained.values()].filter((e) => e.run.task);
   const taskRegions: Record<string, RegionInterval[]> = {};
+  let taskLeads: Record<string, RegionLead> = {};
   if (tasks.length) {
     const panels = tasks.map((e) => {
       const { map, mask } = e.cms;
@@ -311,6 +312,12 @@ export async function runPaper(options: PaperOptions): Promise<PaperResult> {
     });
     await writeFileAtomic(join(out, 'fig1-tasks.png'), rgbaPng(titledRow(panels)));
     for (const e of tasks) taskRegions[e.run.key] = regionIntervals(e.set, masks, bootstrap);
+    // Each task's most salient region, and by how much it leads the next (paired per image).
+    taskLeads = {};
+    for (const e of tasks) {
+      const top = [...taskRegions[e.run.key]!].filter((r) => r.images > 0).sort((a, b) => b.mean - a.mean)[0];
+      if (top) taskLeads[e.run.key] = regionLead(e.set, masks, top.region, bootstrap);
+    }
     const identity = explained.get('identity');
     const verification = identity ? zooEntry(identity.run.model)?.verification : undefined;
     sections.push({
@@ -318,9 +325,9 @@ export async function runPaper(options: PaperOptions): Promise<PaperResult> {
       text: `The CMS of each task over the same ${items.length} photos (${source}), each in its own colour range (φ differs in units between models). Red: hiding the region lowers the model's confidence in its prediction. The table gives each region's mean saliency (per image: the mean over the region's measured pixels) with a 95 % bootstrap interval over images.`
         + (identity ? `\n\nIdentity: ${String(identity.mode['kind'])}${identity.mode['tau'] !== undefined ? `, τ = ${Number(identity.mode['tau']).toFixed(3)} (${String(identity.mode['tauFrom'])})` : ''}${heldOutText(identity.mode)}.${verification ? ` faceres verifies ${(100 * verification.accuracy).toFixed(1)} % of held-out sample pairs (all-impostor baseline ${(100 * verification.baseline).toFixed(1)} %).` : ''}` : ''),
       images: [{ file: 'fig1-tasks.png', caption: 'CMS of expression, gender, age (decades), identity and head pose' }],
-      tables: regionIntervalMarkdown(tasks.map((e) => ({ name: e.run.key, rows: taskRegions[e.run.key]! }))),
+      tables: `${regionIntervalMarkdown(tasks.map((e) => ({ name: e.run.key, rows: taskRegions[e.run.key]! })))}\n\n${leadMarkdown(tasks.map((e) => ({ name: e.run.key, lead: taskLeads[e.run.key]! })))}`,
     });
-    record['fig1'] = { figure: 'fig1-tasks.png', regions: taskRegions };
+    record['fig1'] = { figure: 'fig1-tasks.png', regions: taskRegions, topRegions: taskLeads };
   }
 
   // 3. Fig. 12–13: the gender models compared pairwise on the same images (maps normalised by their mean |value|).
