@@ -38,9 +38,10 @@ Options:
   --pairs PAIRS.csv     image1,image2,same pairs for identity (Eq. 8)
   --runs K,K,...        only these runs (${PAPER_RUNS.map((r) => r.key).join(', ')})   [default: all]
   --stride N            canonical grid spacing in canonical pixels             [default: ${PAPER_DEFAULT_STRIDE}]
-                        (${PAPER_DEFAULT_STRIDE} → about 130 occlusions per face and model; the default run, 7 models
-                        over ~55 sample faces, takes about 10 minutes on 2 CPU cores: faceres, run
-                        three times, dominates; stride 24 halves it, stride 8 is 4× slower)
+                        (${PAPER_DEFAULT_STRIDE} → about 60 occlusions per face and model; 16 → ~130; 4 → ~2,100.
+                        The default run, 7 models over ~55 sample faces, is a few minutes of
+                        work on 2 idle CPU cores, faceres (run three times) most of it; the time
+                        grows with 1/stride²)
   --canonical-size N    side of the canonical face and maps                     [default: 256]
   --permutations N      permutations of each comparison's test                  [default: ${COMPARE_DEFAULTS.permutations}]
   --bootstrap N         bootstrap resamples of every interval                   [default: ${COMPARE_DEFAULTS.bootstrap}]

@@ -62,8 +62,8 @@ export const PAPER_RUNS: readonly PaperRun[] = [
 
 /** The gender runs compared pairwise (Fig. 12–13). */
 const GENDER_RUNS = ['gender', 'gender-faceres', 'gender-gear'] as const;
-/** The run whose predicted gender groups the faces for the eye-region question. */
-const GENDER_GROUPER = 'gender-faceres';
+/** The runs whose predicted gender groups the faces for the eye-region question, in order of preference (faceres is the most accurate). */
+const GENDER_GROUPERS = ['gender-faceres', 'gender-gear', 'gender'] as const;
 
 /** Canonical grid spacing of `csm paper` by default: see the CLI's help for its cost. */
 export const PAPER_DEFAULT_STRIDE = 24;
@@ -391,7 +391,7 @@ export async function runPaper(options: PaperOptions): Promise<PaperResult> {
   }
 
   // 5. The eye-region question: gender models' maps, faces predicted female vs male.
-  const grouper = explained.get(GENDER_GROUPER);
+  const grouper = GENDER_GROUPERS.map((k) => explained.get(k)).find((e) => e !== undefined);
   const eyeLinks: string[] = [];
   if (grouper && grouper.labels.length === 2) {
     const names: [string, string] = [grouper.labels[0]!, grouper.labels[1]!];
@@ -430,7 +430,7 @@ export async function runPaper(options: PaperOptions): Promise<PaperResult> {
     }).filter(Boolean);
     sections.push({
       heading: 'The eye-region question: do gender models look at the eyes more for women?',
-      text: 'Each gender model\'s CIS maps split by the gender faceres predicts (and by --groups when given): groups design (Welch t, label permutations, max-t FWER mask). The table gives the eye region\'s difference between the groups with its 95 % bootstrap interval and permutation p-value (raw and Holm-adjusted over the 7 regions).',
+      text: `Each gender model's CIS maps split by the gender ${grouper ? `${grouper.run.model}:${grouper.run.head}` : 'a model'} predicts (and by --groups when given): groups design (Welch t, label permutations, max-t FWER mask). The table gives the eye region's difference between the groups with its 95 % bootstrap interval and permutation p-value (raw and Holm-adjusted over the 7 regions).`,
       images: eyeLinks.map((d) => ({ file: `${d}/compare.png`, caption: d })),
       tables: `${markdownToHtml(['| comparison | difference | eyes: diff [95 % CI] | p | p (Holm) |', '|---|---|---:|---:|---:|', ...eyeRows].join('\n'))}\n<ul>${eyeLinks.map((d) => `<li>${link(`${d}/index.html`, `${d}: report`)}</li>`).join('')}</ul>`,
     });
