@@ -371,9 +371,13 @@ export async function runPaper(options: PaperOptions): Promise<PaperResult> {
       return { label, set };
     }).filter((b) => b.set.maps.length > 0);
     const means = bins.map((b) => meanMap(b.set));
+    // One colour range, from the bins of 3 or more faces where there are any: a bin of one face is
+    // a single noisy CIS and would flatten every other panel.
+    const steady = means.filter((_, k) => bins[k]!.set.maps.length >= 3);
+    const ranged = steady.length ? steady : means;
     const union = new Uint8Array(space.size * space.size);
-    for (const m of means) for (let p = 0; p < union.length; p++) if (m.mask[p]) union[p] = 1;
-    const range = sharedRange(means.map((m) => m.map), union);
+    for (const m of ranged) for (let p = 0; p < union.length; p++) if (m.mask[p]) union[p] = 1;
+    const range = sharedRange(ranged.map((m) => m.map), union);
     await writeFileAtomic(join(out, 'pose-bins.png'), rgbaPng(titledRow(bins.map((b, k) => ({
       title: `${b.label} (${b.set.maps.length})`, image: withColorbar(mapOverlay(means[k]!.map, space, means[k]!.mask, 'jet', range), { colormap: 'jet', range }),
     })))));
@@ -383,7 +387,7 @@ export async function runPaper(options: PaperOptions): Promise<PaperResult> {
       ...[all, ...leads].map((l) => { const n = l.regions.find((r) => r.region === 'nose')!; return `| ${l.bin} | ${l.images} | ${withInterval(n.mean, n.low, n.high)} | ${l.rank} | ${l.runnerUp} | ${withInterval(l.lead, l.low, l.high)} |`; })].join('\n');
     sections.push({
       heading: 'Head pose per bin (Fig. 19): is the nose dominant?',
-      text: `The headpose model's CMS over the faces it put in each of its 9 bins (images per bin in brackets; one colour range for all). The paper reports that the nose dominates head-pose saliency. The table ranks the nose among the 7 regions and gives its lead over the best other region (paired per image): an interval above 0 means the nose leads. Bins with one image have no interval.`,
+      text: `The headpose model's CMS over the faces it put in each of its 9 bins (images per bin in brackets; one colour range, set by the bins of 3 or more faces, so a bin of one or two faces may saturate). The paper reports that the nose dominates head-pose saliency. The table ranks the nose among the 7 regions and gives its lead over the best other region (paired per image): an interval above 0 means the nose leads. Bins with one image have no interval.`,
       images: [{ file: 'pose-bins.png', caption: 'CMS per predicted pose bin' }],
       tables: `${table}\n\n${regionIntervalMarkdown([all, ...leads].map((l) => ({ name: l.bin, rows: l.regions })))}`,
     });
