@@ -39,9 +39,11 @@ Options:
   --runs K,K,...        only these runs (${PAPER_RUNS.map((r) => r.key).join(', ')})   [default: all]
   --stride N            canonical grid spacing in canonical pixels             [default: ${PAPER_DEFAULT_STRIDE}]
                         (${PAPER_DEFAULT_STRIDE} → about 60 occlusions per face and model; 16 → ~130; 4 → ~2,100.
-                        The default run, 7 models over ~55 sample faces, is a few minutes of
-                        work on 2 idle CPU cores, faceres (run three times) most of it; the time
-                        grows with 1/stride²)
+                        The default run, 7 models over ~55 sample faces, is about 8 minutes
+                        on 2 idle CPU cores (estimated from the forward passes per second
+                        measured at batch 8: faceres ~42, GEAR ~27, headpose ~100; faceres,
+                        run three times, is half of it); stride 32 takes about 5 minutes but
+                        leaves gaps between the 17-px patches; time grows with 1/stride²)
   --canonical-size N    side of the canonical face and maps                     [default: 256]
   --permutations N      permutations of each comparison's test                  [default: ${COMPARE_DEFAULTS.permutations}]
   --bootstrap N         bootstrap resamples of every interval                   [default: ${COMPARE_DEFAULTS.bootstrap}]
