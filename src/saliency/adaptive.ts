@@ -22,16 +22,18 @@
  * comes to the dense CIS.
  *
  * ## Adaptive choice of points
- * Round 1 is the image's stratum of a coarse stratified sampling (sampling.ts, k = `coarse`):
- * evenly spread over the face, and balanced across images like stratified sampling. Each later
- * round measures the unmeasured points where the reconstruction is least certain and matters most:
+ * Round 1 is a prefix of the image's stratified order (sampling.ts): evenly spread over the face,
+ * and different for every image like stratified sampling. Each later round measures the
+ * unmeasured points where the reconstruction is least certain:
  *
- *     priority(c) = (max − min of the measured drops within `radius` cells) + |d̂(c)| · `magnitude`
+ *     priority(c) = max − min of the measured drops within r(c) cells of c,
+ *     r(c) = the (Chebyshev) distance from c to its nearest measured point,
  *
- * (a local range is large on the edges of salient regions, where interpolation errs most). Ties go
- * to the lower plan index. Round sizes are whole batches of the engine (`batch`) except where the
- * budget ends, and every round is one ordinary run of the occlusion loop over a sub-plan (loop.ts,
- * computeCis), so the rounds are data: what the loop runs next is decided from the drops so far.
+ * the local range at the scale of the gap: large on the edges of salient regions, where the
+ * imputation errs most, and small where the points around are already dense. Ties go to the lower
+ * plan index. Round sizes are whole batches of the engine (`batch`) except where the budget ends,
+ * and every round is one ordinary run of the occlusion loop over a sub-plan (sampled.ts), so the
+ * rounds are data: what the loop runs next is decided from the drops so far.
  */
 import { CsmError } from '../errors.js';
 import { accumulateCis } from './cis.js';
@@ -39,6 +41,9 @@ import type { CisMap, OcclusionPlan } from './types.js';
 
 /** σ ladder of the imputation (dense-grid cells), narrowest first. */
 export const IMPUTE_SIGMAS = [0.75, 1.25, 2, 3, 5] as const;
+/** Farthest a refinement looks for measured neighbours (cells). */
+const GAP_REACH = 8;
+
 /** Least kernel weight an estimate must rest on before a wider σ is tried. */
 export const IMPUTE_MIN_WEIGHT = 0.5;
 
@@ -105,9 +110,9 @@ class CellIndex {
  * where `drops[n]` was measured. Returns a new array; measured drops are kept as they are. A point
  * with no measured point within the widest σ's reach gets the mean measured drop.
  */
-export function imputeDrops(plan: OcclusionPlan, spacing: number, measured: Uint8Array, drops: Float32Array, cellIndex?: CellIndex): Float32Array {
-  const { cx, cy } = cellIndex ?? planCells(plan.canonical, plan.count, spacing);
-  const index = cellIndex ?? new CellIndex(cx, cy);
+export function imputeDrops(plan: OcclusionPlan, spacing: number, measured: Uint8Array, drops: Float32Array): Float32Array {
+  const { cx, cy } = planCells(plan.canonical, plan.count, spacing);
+  const index = new CellIndex(cx, cy);
   const out = Float32Array.from(drops);
   let total = 0, seen = 0;
   for (let n = 0; n < plan.count; n++) if (measured[n]) { total += drops[n]!; seen++; }
@@ -155,12 +160,8 @@ export interface AdaptiveOptions {
   batch: number;
   /** Points of round 1 (a stratum of the dense grid, see sampling.ts). */
   first: number[];
-  /** Refinement rounds after round 1 (fewer when the batch is large). */
+  /** Refinement rounds after round 1 (fewer when the batch is large); default 4. */
   rounds?: number;
-  /** Neighbourhood of the local range (cells). */
-  radius?: number;
-  /** Weight of |d̂| in the priority. */
-  magnitude?: number;
 }
 
 /**
@@ -223,26 +224,19 @@ export class AdaptivePlanner {
   }
 
   #refine(want: number): number[] {
-    const radius = this.options.radius ?? 0;
-    const magnitude = this.options.magnitude ?? 0;
-    const guess = magnitude ? imputeDrops(this.plan, this.spacing, this.measured, this.drops, this.#index) : undefined;
-    const reach = 8;
     const scored: [number, number][] = [];
     for (let n = 0; n < this.plan.count; n++) {
       if (this.measured[n]) continue;
-      // The local range at the scale of the gap: the measured drops within the distance of the
-      // nearest measured point (radius 0) or within a fixed radius.
-      let near = Infinity;
-      if (!radius) this.#index.around(n, reach, (j, dx, dy) => { if (this.measured[j]) near = Math.min(near, Math.max(Math.abs(dx), Math.abs(dy))); });
-      const r = radius || (Number.isFinite(near) ? near : reach);
+      let gap = Infinity;
+      this.#index.around(n, GAP_REACH, (j, dx, dy) => { if (this.measured[j]) gap = Math.min(gap, Math.max(Math.abs(dx), Math.abs(dy))); });
       let lo = Infinity, hi = -Infinity;
-      this.#index.around(n, r, (j) => {
+      this.#index.around(n, Number.isFinite(gap) ? gap : GAP_REACH, (j) => {
         if (!this.measured[j]) return;
         const d = this.drops[j]!;
         if (d < lo) lo = d;
         if (d > hi) hi = d;
       });
-      scored.push([n, (hi > lo ? hi - lo : 0) + magnitude * Math.abs(guess?.[n] ?? 0)]);
+      scored.push([n, hi > lo ? hi - lo : 0]);
     }
     scored.sort((p, q) => q[1] - p[1] || p[0] - q[0]);
     return scored.slice(0, want).map((s) => s[0]);
