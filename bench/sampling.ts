@@ -3,7 +3,7 @@
  * quality against forward passes for grid, stratified and adaptive sampling, and the CMS of
  * stratified sampling against the number of images. Run: `npx tsc -p tsconfig.json && node
  * dist/bench/sampling.js [--images N --models a,b --strides 4,6,8,16 --keeps 2,4,8,16 --adaptive
- * 264,528,1056 --subsets 200 --tag NAME]`.
+ * 264,528,1056 --subsets 100 --tag NAME]`.
  *
  * The reference is the dense run (grid, stride 4, every point; CMS = sum / images, Eq. 6). Grid
  * strides are real runs (their points are not a subset of stride 4's). Every sampled row is the
@@ -19,10 +19,10 @@
  * Reported: forward passes per image (with the unoccluded passes), CMS r with the dense CMS over
  * the face (pixels the dense CMS covers), and the mean per-image CIS r with the dense CIS over the
  * dense CIS's pixels, with a 95 % bootstrap interval over images (src/eval/stats.ts).
- * Against the number of images: for N of 10, 25, 50, random subsets of N images (without
- * replacement) and, for all images, bootstrap resamples; r of the stratified CMS with the dense CMS
- * of the same images: mean and the 2.5–97.5 % range over subsets.
- * Results: bench/results/sampling-<tag>.json, .md and .png.
+ * Against the number of images: for N of 10, 25, 50 and 75, random subsets of N images (without
+ * replacement); r of the stratified CMS with the dense CMS of the same images: mean and the
+ * 2.5–97.5 % range over subsets (and the full set's r).
+ * Results: bench/results/sampling-<tag>.json, .md and sampling-<tag>-<model>-{cis,cms}.png.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
@@ -129,13 +129,12 @@ async function benchModel(name: string): Promise<{ rows: Row[]; sizes: SizeRow[]
   const random = seededRandom(14);
   for (const k of keeps.filter((k) => k <= 8)) {
     const strat = keepRuns.get(k)!;
-    for (const n of [10, 25, 50, images.length]) {
-      if (n > images.length) continue;
+    for (const n of [10, 25, 50, 75]) {
+      if (n >= images.length) continue;
       const rs: number[] = [];
       for (let t = 0; t < subsets; t++) {
-        // Subsets without replacement; for all images, bootstrap resamples (ids made unique).
-        const pick = n < images.length ? shuffle(images.length, random).slice(0, n) : Array.from({ length: n }, () => Math.floor(random() * n));
         // Sums suffice: r does not change with the 1/N scale.
+        const pick = shuffle(images.length, random).slice(0, n);
         const d = sumMaps(pick.map((i) => dense[i]!));
         const s = sumMaps(pick.map((i) => strat[i]!));
         rs.push(pearsonMasked(s.map, d.map, (q) => d.covered[q]! > 0));
@@ -143,6 +142,8 @@ async function benchModel(name: string): Promise<{ rows: Row[]; sizes: SizeRow[]
       rs.sort((a, b) => a - b);
       sizes.push({ model: name, keep: k, images: n, subsets, mean: rs.reduce((a, b) => a + b, 0) / rs.length, low: rs[Math.floor(0.025 * rs.length)]!, high: rs[Math.min(rs.length - 1, Math.floor(0.975 * rs.length))]! });
     }
+    const all = rows.find((x) => x.label === `stratified, keep 1/${k}`)!.cmsR;
+    sizes.push({ model: name, keep: k, images: images.length, subsets: 1, mean: all, low: NaN, high: NaN });
   }
   return { rows, sizes, images: images.length, seconds: denseRun.seconds };
 }
@@ -187,14 +188,18 @@ const md = [
   '| model | sampling | passes / image | total passes | passes saved | CMS r | CIS r [95 % CI] |', '|---|---|---:|---:|---:|---:|---|',
   ...rows.map((x) => `| ${x.model} | ${x.label} | ${x.passesPerImage.toFixed(0)} | ${x.totalPasses} | ${x.passesSavedPercent.toFixed(1)} % | ${f(x.cmsR)} | ${f(x.cisR, 3)} [${f(x.cisRLow, 3)}, ${f(x.cisRHigh, 3)}] |`),
   '', '## Stratified CMS against the number of images', '',
-  `r of the stratified CMS with the dense CMS of the same images: mean and 2.5–97.5 % range over ${subsets} random subsets of N images (all images: bootstrap resamples).`, '',
+  `r of the stratified CMS with the dense CMS of the same images: mean and 2.5–97.5 % range over ${subsets} random subsets of N images (drawn without replacement).`, '',
   '| model | keep | N images | CMS r mean | 95 % range |', '|---|---|---:|---:|---|',
-  ...sizes.map((s) => `| ${s.model} | 1/${s.keep} | ${s.images} | ${f(s.mean)} | [${f(s.low)}, ${f(s.high)}] |`),
+  ...sizes.map((s) => `| ${s.model} | 1/${s.keep} | ${s.images} | ${f(s.mean)} | ${Number.isNaN(s.low) ? '(all images: one set)' : `[${f(s.low)}, ${f(s.high)}]`} |`),
   '',
 ].join('\n');
 writeFileSync(`${base}.md`, md);
-const series = [...new Set(rows.map((x) => `${x.model} ${x.strategy}`))].map((label) => ({ label, points: rows.filter((x) => `${x.model} ${x.strategy}` === label).map((x) => [x.passesPerImage, x.cisR] as [number, number]).sort((a, b) => a[0] - b[0]) }));
-writeFileSync(`${base}-cis.png`, rgbaPng(lineChart(series, { xLabel: 'forward passes per image', yLabel: 'CIS r with the dense CIS (mean over images)', width: 720, height: 460 })));
-const cmsSeries = [...new Set(rows.map((x) => `${x.model} ${x.strategy}`))].map((label) => ({ label, points: rows.filter((x) => `${x.model} ${x.strategy}` === label).map((x) => [x.passesPerImage, x.cmsR] as [number, number]).sort((a, b) => a[0] - b[0]) }));
-writeFileSync(`${base}-cms.png`, rgbaPng(lineChart(cmsSeries, { xLabel: 'forward passes per image', yLabel: 'CMS r with the dense CMS', width: 720, height: 460 })));
-console.log(`wrote ${base}.json, .md, -cis.png and -cms.png`);
+// Charts per model (the palette has six colours), without the dense point (r = 1 by definition).
+for (const model of models) {
+  for (const [what, pick, title] of [['cis', (x: Row) => x.cisR, 'CIS r with the dense CIS (mean over images)'], ['cms', (x: Row) => x.cmsR, 'CMS r with the dense CMS']] as const) {
+    const mine = rows.filter((x) => x.model === model && x.passesSavedPercent > 0);
+    const series = [...new Set(mine.map((x) => x.strategy))].map((label) => ({ label, points: mine.filter((x) => x.strategy === label).map((x) => [x.passesPerImage, pick(x)] as [number, number]).sort((a, b) => a[0] - b[0]) }));
+    writeFileSync(`${base}-${model}-${what}.png`, rgbaPng(lineChart(series, { xLabel: `forward passes per image (${model}; dense: ${rows.find((x) => x.model === model && x.passesSavedPercent === 0)?.passesPerImage.toFixed(0)})`, yLabel: title, width: 640, height: 420 })));
+  }
+}
+console.log(`wrote ${base}.json, .md and charts ${base}-<model>-{cis,cms}.png`);

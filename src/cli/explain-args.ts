@@ -56,12 +56,13 @@ Occlusion (Algorithm 1):
                           which of the --stride points each image runs. grid: all of them.
                           stratified: an evenly spread share (a lattice chosen from SHA-256 of the
                           file name, so images differ and runs stay resumable and mergeable).
-                          adaptive: half of --points that way, then rounds of whole batches where
+                          adaptive: 3/4 of --points that way, then rounds of whole batches where
                           the measured drops change most. A sampled CIS is reconstructed over the
                           whole grid (unmeasured drops imputed from their measured neighbours);
-                          the CMS stays sum / images. On csm-celeba100 (emotion, gender) 1/4 of
-                          the passes kept CIS r ≈ 0.98–0.99 and 1/8 CMS r ≥ 0.99; adaptive did not
-                          beat stratified at equal passes (bench/results/sampling-celeba100.md)
+                          the CMS stays sum / images. On csm-celeba100 (emotion, gender; 99
+                          images) 1/4 of the passes kept CIS r 0.981–0.986 and CMS r ≥ 0.998, 1/8
+                          CMS r ≥ 0.996; adaptive did not beat stratified at equal passes
+                          (bench/results/sampling-celeba100.md)
                                       [default: grid; csm cms: stratified 1/${DEFAULT_KEEP}]
   --keep 1/k              stratified share, k = 2, 4, 8, 16, 32 or 64            [default: 1/${DEFAULT_KEEP}]
   --points N              occlusions per image instead (stratified or adaptive; adaptive needs it)

@@ -15,6 +15,9 @@ import { computeCis } from './loop.js';
 import { stratifiedIndices, stratifiedOrder, subPlan, type Sampling } from './sampling.js';
 import type { CisMap, OcclusionPlan } from './types.js';
 
+/** Share of an adaptive budget spent on round 1 (the stratified prefix); the rest is refined. */
+export const ADAPTIVE_FIRST_SHARE = 0.75;
+
 export interface SampledCis {
   /** The points run, as a sub-plan of the dense plan (in the order they were run). */
   plan: OcclusionPlan;
@@ -43,11 +46,11 @@ export async function sampledCis(session: EngineSession, req: CisRequest, sampli
     const run = await computeCis(session, subRequest(req, indices));
     return { plan: subPlan(dense, indices), cis: reconstructCis(dense, spacing, indices, run.drops, run.baseline), passes: indices.length + 1, rounds: 1 };
   }
-  // Adaptive: round 1 is the first half of the budget in stratified order (whole batches), the
+  // Adaptive: round 1 is the first 3/4 of the budget in stratified order (whole batches), the
   // rest is chosen round by round from the drops.
   const budget = Math.min(sampling.points, dense.count);
   const batch = session.batch;
-  const first = Math.min(budget, Math.max(batch, Math.round(budget / 2 / batch) * batch));
+  const first = Math.min(budget, Math.max(batch, Math.round((ADAPTIVE_FIRST_SHARE * budget) / batch) * batch));
   const planner = new AdaptivePlanner(dense, spacing, { budget, batch, first: stratifiedOrder(dense, spacing, key).order.slice(0, first) });
   let baseline: number | undefined;
   let rounds = 0;

@@ -10,19 +10,22 @@ import { accumulateCis, type EngineSession, type OcclusionPlan, type OcclusionRu
 export interface ReplaySession extends EngineSession {
   /** Forward passes answered (unoccluded and occluded rows). */
   passes: number;
+  /** Points of each run of the occlusion loop (one per round), in order. */
+  rounds: number[];
 }
 
 export function replaySession(dense: OcclusionPlan, drops: Float32Array, baseline: number, batch = 32): ReplaySession {
   const index = new Map<string, number>();
   for (let n = 0; n < dense.count; n++) index.set(`${dense.canonical[2 * n]},${dense.canonical[2 * n + 1]}`, n);
   const session: ReplaySession = {
-    engine: 'replay', batch, valuesPerImage: 1, passes: 0,
+    engine: 'replay', batch, valuesPerImage: 1, passes: 0, rounds: [],
     async infer() { throw new Error('replay session: infer is not replayed'); },
     async timeInference() { return 0; },
     async openModel() { throw new Error('replay session: no other model'); },
     async dispose() { /* nothing held */ },
     async prepare(req): Promise<OcclusionRun> {
       const plan = req.plan;
+      session.rounds.push(plan.count);
       const got = Float32Array.from({ length: plan.count }, (_, k) => {
         const n = index.get(`${plan.canonical[2 * k]},${plan.canonical[2 * k + 1]}`);
         if (n === undefined) throw new Error(`replay session: point ${k} is not a point of the dense plan`);

@@ -13,7 +13,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  accumulateCis, bayerMatrix, buildPlan, fingerprintDiff, imageOffset, parseKeep, parsePoints, pointRanks, reconstructCis, runCms, sampledCis, samplingParams, stratifiedIndices,
+  accumulateCis, ADAPTIVE_FIRST_SHARE, bayerMatrix, buildPlan, fingerprintDiff, imageOffset, parseKeep, parsePoints, pointRanks, reconstructCis, runCms, sampledCis, samplingParams, stratifiedIndices,
   stratumKey, type CisResult, type OcclusionPlan, type Sampling,
 } from '../../src/index.js';
 import { createHash } from 'node:crypto';
@@ -50,10 +50,10 @@ const GRAY = (x: number, y: number): number => 100 + ((x * 37 + y * 11) % 50);
 const DROPS = linearDrops(DENSE, GRAY);
 
 /** Runs the real loop and sampling code on `drops` (replayed) for item `id`. */
-async function run(sampling: Sampling, id: string, drops = DROPS, batch = 16): Promise<Awaited<ReturnType<typeof sampledCis>> & { counted: number }> {
+async function run(sampling: Sampling, id: string, drops = DROPS, batch = 16): Promise<Awaited<ReturnType<typeof sampledCis>> & { counted: number; sizes: number[] }> {
   const session = replaySession(DENSE, drops, 0, batch);
   const r = await sampledCis(session, { input: new Float32Array(1), plan: DENSE, score: { output: 'y', kind: 'index', index: 0 } }, sampling, id, STRIDE);
-  return { ...r, counted: session.passes };
+  return { ...r, counted: session.passes, sizes: session.rounds };
 }
 
 const cellOf = (n: number): [number, number] => [Math.round((DENSE.canonical[2 * n]! - 1.5) / STRIDE), Math.round((DENSE.canonical[2 * n + 1]! - 1.5) / STRIDE)];
@@ -145,24 +145,30 @@ test('reconstruction: measured drops kept, a constant drop field exact, a linear
 
 const DENSE_INDEX = new Map<string, number>(Array.from({ length: DENSE.count }, (_, n) => [`${DENSE.canonical[2 * n]},${DENSE.canonical[2 * n + 1]}`, n]));
 
-test('adaptive: half the budget in stratified order, then whole batches up to the budget, refined where the drops change', async () => {
+test('adaptive: 3/4 of the budget in stratified order, then whole batches up to the budget, refined where the drops change', async () => {
   // one salient spot: drops are large near (40, 20) only
   const spot = Float32Array.from({ length: DENSE.count }, (_, n) => Math.exp(-((DENSE.canonical[2 * n]! - 40) ** 2 + (DENSE.canonical[2 * n + 1]! - 20) ** 2) / 50));
-  const r = await run({ kind: 'adaptive', points: 160 }, 'a.jpg', spot, 16);
-  assert.is(r.plan.count, 160);
-  assert.is(new Set(Array.from({ length: 160 }, (_, k) => `${r.plan.canonical[2 * k]},${r.plan.canonical[2 * k + 1]}`)).size, 160);
-  assert.is(r.passes, 160 + r.rounds);
+  const budget = 250;
+  const r = await run({ kind: 'adaptive', points: budget }, 'a.jpg', spot, 16);
+  assert.is(r.plan.count, budget);
+  assert.is(new Set(Array.from({ length: budget }, (_, k) => `${r.plan.canonical[2 * k]},${r.plan.canonical[2 * k + 1]}`)).size, budget);
+  assert.is(r.passes, budget + r.rounds);
   assert.is(r.counted, r.passes);
+  // round 1: 3/4 of the budget in whole batches; then whole batches, the last one what is left
+  const firstSize = Math.round((ADAPTIVE_FIRST_SHARE * budget) / 16) * 16;
+  assert.is(r.sizes[0], firstSize);
+  assert.ok(r.sizes.slice(0, -1).every((c) => c % 16 === 0), String(r.sizes));
+  assert.is(r.sizes.length, r.rounds);
   assert.ok(r.rounds >= 3, `rounds ${r.rounds}`);
-  const first = stratifiedIndices(DENSE, { kind: 'stratified', points: 80 }, STRIDE, 'a.jpg');
-  const order = Array.from({ length: 160 }, (_, k) => DENSE_INDEX.get(`${r.plan.canonical[2 * k]},${r.plan.canonical[2 * k + 1]}`)!);
-  assert.equal(order.slice(0, 80), first);
+  const first = stratifiedIndices(DENSE, { kind: 'stratified', points: firstSize }, STRIDE, 'a.jpg');
+  const order = Array.from({ length: budget }, (_, k) => DENSE_INDEX.get(`${r.plan.canonical[2 * k]},${r.plan.canonical[2 * k + 1]}`)!);
+  assert.equal(order.slice(0, firstSize), first);
   // the refined points lie near the spot's edge and centre, not spread over the face
-  const refined = order.slice(80);
+  const refined = order.slice(firstSize);
   const near = refined.filter((n) => Math.hypot(DENSE.canonical[2 * n]! - 40, DENSE.canonical[2 * n + 1]! - 20) < 16).length;
   assert.ok(near / refined.length > 0.6, `${near} of ${refined.length} near the spot`);
   // deterministic
-  const again = await run({ kind: 'adaptive', points: 160 }, 'a.jpg', spot, 16);
+  const again = await run({ kind: 'adaptive', points: budget }, 'a.jpg', spot, 16);
   assert.equal([...again.cis.map], [...r.cis.map]);
   // a budget past the dense plan runs every point
   const all = await run({ kind: 'adaptive', points: 10 * DENSE.count }, 'a.jpg', spot, 64);
