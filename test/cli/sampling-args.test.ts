@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EXPLAIN_HELP, samplingFromFlags, setupExplain } from '../../src/cli/explain-args.js';
 import { CMS_DEFAULT_SAMPLING, CMS_HELP } from '../../src/cli/cms.js';
+import { ablateCommand } from '../../src/cli/ablate.js';
 import { DEFAULT_KEEP, type Sampling } from '../../src/index.js';
 import { UsageError } from '../../src/cli/output.js';
 
@@ -47,6 +48,17 @@ test('the flags give the sampling; without them the command\'s default (csm cms:
   assert.equal(samplingFromFlags({ sampling: 'stratified' }, grid), { kind: 'stratified', keep: DEFAULT_KEEP });
   assert.equal(samplingFromFlags({ sampling: 'adaptive', points: '528' }, grid), { kind: 'adaptive', points: 528 });
   assert.throws(() => samplingFromFlags({ keep: '1/2' }, grid), /--keep goes with/);
+});
+
+test('csm ablate refuses a sampling it would ignore', async () => {
+  try {
+    await ablateCommand(['--model', NO_MODEL, '--images', OUT, '--out', OUT, '--sampling', 'stratified']);
+  } catch (e) {
+    assert.instance(e, UsageError);
+    assert.match((e as Error).message, /csm ablate runs every occlusion point/);
+    return;
+  }
+  assert.unreachable('expected a usage error');
 });
 
 test('--help documents --sampling, --keep, --points and csm cms\'s default', () => {
