@@ -82,7 +82,7 @@ Output:
 
 ${SPEC_HELP}`;
 
-type Values = { [K in keyof typeof EXPLAIN_OPTIONS]?: (typeof EXPLAIN_OPTIONS)[K]['type'] extends 'boolean' ? boolean : string };
+export type ExplainFlagValues = { [K in keyof typeof EXPLAIN_OPTIONS]?: (typeof EXPLAIN_OPTIONS)[K]['type'] extends 'boolean' ? boolean : string };
 
 function int(v: string | undefined, flag: string, fallback: number | undefined, min: number, max: number): number | undefined {
   if (v === undefined) return fallback;
@@ -103,14 +103,11 @@ export interface ExplainSetup extends LibraryExplainSetup {
 }
 
 /**
- * Parses the shared options and opens the run (createExplainSetup); usage errors name the flag.
- * Before any model is loaded, --out is checked (not a file, creatable, writable), locked against a
- * second run, and refused if it holds a finished run's outputs (`guard.finished`) without --force;
- * the lock is released by dispose, or here if opening the run fails.
+ * The explanation options the flags ask for (head, class, score, occlusion geometry, sampling,
+ * face): what changes the maps. Usage errors name the flag. Shared by setupExplain and by
+ * `csm queue submit` / `csm worker`, which parse a chunk's flags exactly as csm cms does.
  */
-export async function setupExplain(values: Values, guard: OutputGuard = {}): Promise<ExplainSetup> {
-  if (!values.model) throw new UsageError('--model is required (a zoo name such as emotion, or FILE.onnx)');
-  if (!values.out) throw new UsageError('--out DIR is required');
+export function explainOptionsFromFlags(values: ExplainFlagValues): Partial<ExplainOptions> {
   let face;
   try { face = parseFaceChoice(values.face ?? 'largest'); } catch (e) { throw new UsageError((e as Error).message); }
   if (face === 'all') throw new UsageError('--face all is for csm align; saliency uses one face per photo (largest or N)');
@@ -122,7 +119,7 @@ export async function setupExplain(values: Values, guard: OutputGuard = {}): Pro
   if (samplingKind === 'stratified') {
     try { sampling = { kind: 'stratified', keep: parseKeep(values.keep ?? '1/4') }; } catch (e) { throw new UsageError((e as Error).message); }
   }
-  const explain: Partial<ExplainOptions> = {
+  return {
     ...(sampling.kind !== 'grid' ? { sampling } : {}),
     ...(values.head ? { head: values.head } : {}),
     ...(values.class ? { className: values.class } : {}),
@@ -135,6 +132,18 @@ export async function setupExplain(values: Values, guard: OutputGuard = {}): Pro
     cropScale,
     face,
   };
+}
+
+/**
+ * Parses the shared options and opens the run (createExplainSetup); usage errors name the flag.
+ * Before any model is loaded, --out is checked (not a file, creatable, writable), locked against a
+ * second run, and refused if it holds a finished run's outputs (`guard.finished`) without --force;
+ * the lock is released by dispose, or here if opening the run fails.
+ */
+export async function setupExplain(values: ExplainFlagValues, guard: OutputGuard = {}): Promise<ExplainSetup> {
+  if (!values.model) throw new UsageError('--model is required (a zoo name such as emotion, or FILE.onnx)');
+  if (!values.out) throw new UsageError('--out DIR is required');
+  const explain = explainOptionsFromFlags(values);
   const batch = values.batch === undefined || values.batch === 'auto' ? undefined : int(values.batch, '--batch', undefined, 1, 4096);
   // Before anything loads Dawn: the Vulkan loader reads these variables once.
   const icd = configureVulkanIcd(values['vulkan-icd']);
