@@ -98,14 +98,16 @@ function clientOptions(target: RedisTarget, persistent: boolean): RedisOptions {
  */
 export async function connectRedis(target: RedisTarget, options: { persistent?: boolean } = {}): Promise<Redis> {
   const client = new Redis(clientOptions(target, options.persistent ?? false));
-  // Errors are reported by the command that meets them; without a listener ioredis would print them.
-  client.on('error', () => {});
+  // Errors are reported by the command that meets them; without a listener ioredis would print
+  // them. The first one says why a connection failed (NOAUTH…) better than "Connection is closed".
+  let first: unknown;
+  client.on('error', (e) => { first ??= e; });
   try {
     await client.connect();
     await client.ping();
   } catch (e) {
     client.disconnect();
-    throw redisError(e, target);
+    throw redisError(first ?? e, target);
   }
   return client;
 }
@@ -113,8 +115,9 @@ export async function connectRedis(target: RedisTarget, options: { persistent?: 
 /** A Redis failure as a CsmError that names the server (never the password) and the likely cause. */
 export function redisError(e: unknown, target: RedisTarget): CsmError {
   const m = scrub(String((e as Error)?.message ?? e), target);
-  const hint = /WRONGPASS|NOAUTH|invalid password|invalid username-password/i.test(m)
-    ? `: Redis refused the password (give it in the URL, --redis-password-file FILE or $${PASSWORD_ENV})`
-    : /ECONNREFUSED|ENOTFOUND|ETIMEDOUT|EHOSTUNREACH|Connection is closed|connect/i.test(m) ? ': is redis-server running there and reachable?' : '';
+  const give = `give it in the URL, --redis-password-file FILE or $${PASSWORD_ENV}`;
+  const hint = /NOAUTH/.test(m) ? ` (Redis needs a password: ${give})`
+    : /WRONGPASS|invalid password|invalid username-password/i.test(m) ? ` (Redis refused the password: ${give})`
+    : /ECONNREFUSED|ENOTFOUND|ETIMEDOUT|EHOSTUNREACH|Connection is closed|connect/i.test(m) ? ' (is redis-server running there and reachable?)' : '';
   return new CsmError(`cannot use Redis at ${target.shown}: ${m}${hint}`, { cause: e });
 }
