@@ -33,6 +33,8 @@ export interface ChunkSummary {
   started: number;
   finished: number;
   seconds: number;
+  /** Of those, opening the model session (0 when the worker's session from an earlier chunk served). */
+  setupSeconds: number;
   /** host:pid of the worker, and the engine it ran on. */
   worker: string;
   engine: string;

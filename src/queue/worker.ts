@@ -126,6 +126,7 @@ async function processChunk(job: Job, run: string, pool: SetupPool, o: QueueWork
     throw e;
   }
   const slot = await pool.acquire(setupOptions);
+  const setupSeconds = (Date.now() - started) / 1000;
   const dir = await mkdtemp(join(tmpdir(), 'csm-chunk-'));
   try {
     const { setup } = slot;
@@ -146,7 +147,7 @@ async function processChunk(job: Job, run: string, pool: SetupPool, o: QueueWork
     const finished = Date.now();
     const summary: ChunkSummary = {
       chunk: payload.chunk, listed: payload.images.length, explained: result.acc.images, skipped: result.skipped,
-      started, finished, seconds: (finished - started) / 1000, worker: workerName, engine: setup.session.engine,
+      started, finished, seconds: (finished - started) / 1000, setupSeconds, worker: workerName, engine: setup.session.engine,
     };
     const packed = await packResult(dir, summary);
     // Small, for status; a chunk that runs again overwrites its own entry (never counted twice).
