@@ -15,6 +15,9 @@
  * The 1-minute load average is sampled every 2 s during each phase: other sessions may share the
  * machine, and the file says so.
  *
+ * Then (unless --no-kill) one worker is SIGKILLed mid-chunk and a second one started: how long
+ * until the chunk is back in the queue, the run's wall, and whether cms.npy is still byte-identical.
+ *
  * Results: bench/results/queue-cpu-<tag or local-Ncpu>.json and .md.
  */
 import { spawn, spawnSync } from 'node:child_process';
@@ -22,6 +25,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSyn
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { bootstrapMeans, classificationJob, computeCms, createExplainSetup, createFrontEnd, listImages, versions } from '../src/index.js';
 import { celebaImages } from '../test/helpers/data.js';
@@ -31,7 +35,7 @@ import { REPO_ROOT } from '../scripts/paths.js';
 const { values } = parseArgs({
   options: {
     images: { type: 'string' }, stride: { type: 'string' }, chunk: { type: 'string' }, workers: { type: 'string' }, model: { type: 'string' },
-    tag: { type: 'string' }, 'no-save': { type: 'boolean' },
+    tag: { type: 'string' }, 'no-save': { type: 'boolean' }, 'no-kill': { type: 'boolean' },
   },
 });
 const N = Number(values.images ?? 40);
@@ -89,7 +93,7 @@ const local = await withLoad(async () => {
       frontEnd, checkpointEvery: 0,
       onProgress: (p) => { perImage.push(p.elapsed - last); last = p.elapsed; },
     });
-    return { wall: (performance.now() - t0) / 1000, loop: r.run.seconds, perImage, engine: setup.session.engine };
+    return { wall: (performance.now() - t0) / 1000, loop: r.run.seconds, frontEndWait: r.run.timing.frontEndWait, perImage, engine: setup.session.engine };
   } finally {
     await frontEnd.close();
     await setup.dispose();
@@ -101,10 +105,66 @@ console.log(`  ${local.value.wall.toFixed(1)} s wall, loop ${local.value.loop.to
 // 2. The queue with W workers.
 interface QueueRow {
   workers: number; chunks: number; wall: number; imagesPerSecond: number; identical: boolean; load: { mean: number; max: number; samples: number };
-  chunkSeconds: number[]; setupSeconds: number[]; distinctWorkers: number; redisBytesPerChunk: number;
+  chunkSeconds: number[]; setupSeconds: number[]; loopSeconds: number[]; frontEndWait: number[]; distinctWorkers: number; redisBytesPerChunk: number;
 }
 const redis = await startRedis();
 const rows: QueueRow[] = [];
+
+/** Lock and stall timings of the kill phase (shorter than the defaults, 30 s and 15 s, to keep the bench short). */
+const KILL_STALL = ['--lock-duration', '10000', '--stalled-interval', '2000'];
+interface KillResult { chunk: string; killedAfter: number; of: number; backAfter: number; wall: number; identical: boolean; finishedByOther: boolean; load: { mean: number; max: number; samples: number } }
+let kill: KillResult | undefined;
+
+/**
+ * One worker SIGKILLed mid-chunk (some photos of a chunk explained), a second one started at
+ * once: how long until the chunk is taken again (≈ the lock's expiry), the wall of the whole run
+ * against the 1-worker run, and whether the result is still byte-identical.
+ */
+async function killPhase(conn: Redis): Promise<KillResult> {
+  const run = 'bench-kill';
+  const out = join(root, run);
+  console.log(`queue: a worker SIGKILLed mid-chunk (${KILL_STALL.join(' ')})`);
+  const queue = new Queue(`run.${run}`, { connection: conn, prefix: 'csm' });
+  try {
+    const measured = await withLoad(async () => {
+      const t0 = performance.now();
+      cli(['queue', 'submit', '--images', dir, '--model', model, '--stride', stride, '--redis', redis.url, '--run', run, '--chunk', String(chunk)]);
+      const args = ['worker', '--redis', redis.url, '--run', run, '--backend', 'cpu', '--quiet', ...KILL_STALL];
+      const doomed = spawn(process.execPath, [CLI, ...args], { stdio: 'ignore' });
+      let victim: { id: string; done: number; total: number; started: number } | undefined;
+      while (!victim) {
+        await new Promise((r) => setTimeout(r, 100));
+        for (const j of await queue.getActive()) {
+          const p = j.progress as { done?: number; total?: number };
+          // The second chunk, so that the worker is past its start-up; mid-way through it.
+          if (j.id !== 'chunk-00000' && p && p.done! >= 2 && p.done! < p.total!) victim = { id: j.id!, done: p.done!, total: p.total!, started: j.attemptsStarted };
+        }
+      }
+      doomed.kill('SIGKILL');
+      const killed = performance.now();
+      const rescuer = exitOf([...args, '--exit-when-done']);
+      let backAfter = NaN;
+      while (Number.isNaN(backAfter)) {
+        await new Promise((r) => setTimeout(r, 100));
+        // Back: in the queue again, or already taken again (a new start of the job), or done.
+        const state = await queue.getJobState(victim.id);
+        const started = (await queue.getJob(victim.id))?.attemptsStarted ?? 0;
+        if (state === 'waiting' || state === 'completed' || started > victim.started) backAfter = (performance.now() - killed) / 1000;
+      }
+      const e = await rescuer;
+      if (e.code !== 0) throw new Error(`the second worker failed: ${e.stderr}`);
+      cli(['queue', 'collect', '--redis', redis.url, '--run', run, '--out', out]);
+      return { victim, backAfter, wall: (performance.now() - t0) / 1000, doomed: doomed.pid };
+    });
+    const { victim, backAfter, wall, doomed } = measured.value;
+    const summary = JSON.parse((await conn.hget(`csm-queue:${run}:done`, victim.id))!) as { worker: string };
+    const r: KillResult = { chunk: victim.id, killedAfter: victim.done, of: victim.total, backAfter, wall, identical: readFileSync(join(out, 'cms.npy')).equals(localNpy), finishedByOther: !summary.worker.endsWith(`:${doomed}`), load: measured.load };
+    console.log(`  killed ${r.chunk} after ${r.killedAfter}/${r.of}; back after ${r.backAfter.toFixed(1)} s; ${r.wall.toFixed(1)} s in all; byte-identical: ${r.identical}`);
+    return r;
+  } finally {
+    await queue.close();
+  }
+}
 try {
   const conn = new Redis(redis.port, '127.0.0.1');
   for (const W of workerCounts) {
@@ -119,19 +179,21 @@ try {
       cli(['queue', 'collect', '--redis', redis.url, '--run', run, '--out', out]);
       return (performance.now() - t0) / 1000;
     });
-    const summaries = Object.values(await conn.hgetall(`csm-queue:${run}:done`)).map((t) => JSON.parse(t) as { chunk: number; seconds: number; setupSeconds: number; worker: string });
+    const summaries = Object.values(await conn.hgetall(`csm-queue:${run}:done`)).map((t) => JSON.parse(t) as { chunk: number; seconds: number; setupSeconds: number; loop: { wall: number; frontEndWait: number }; worker: string });
     summaries.sort((a, b) => a.chunk - b.chunk);
     const sizes = await Promise.all(summaries.map((s) => conn.memory('USAGE', `csm:run.${run}:chunk-${String(s.chunk).padStart(5, '0')}`)));
     const row: QueueRow = {
       workers: W, chunks: summaries.length, wall: measured.value, imagesPerSecond: N / measured.value,
       identical: readFileSync(join(out, 'cms.npy')).equals(localNpy), load: measured.load,
       chunkSeconds: summaries.map((s) => s.seconds), setupSeconds: summaries.map((s) => s.setupSeconds),
+      loopSeconds: summaries.map((s) => s.loop.wall), frontEndWait: summaries.map((s) => s.loop.frontEndWait),
       distinctWorkers: new Set(summaries.map((s) => s.worker)).size,
       redisBytesPerChunk: sizes.reduce((a: number, b) => a + Number(b ?? 0), 0) / sizes.length,
     };
     rows.push(row);
     console.log(`  ${row.wall.toFixed(1)} s, ${row.imagesPerSecond.toFixed(2)} images/s, byte-identical: ${row.identical}, load ${row.load.mean.toFixed(1)}`);
   }
+  if (!values['no-kill']) kill = await killPhase(conn);
   conn.disconnect();
 } finally {
   await redis.close();
@@ -139,18 +201,27 @@ try {
 
 // Overhead per chunk with one worker: its time on each chunk (less model start-up) − the local time on the same images.
 const one = rows.find((r) => r.workers === 1);
-let overhead: { perChunk: number; interval: { low: number; high: number }; endToEnd: number; chunks: number } | undefined;
+const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
+let overhead: {
+  perChunk: number; interval: { low: number; high: number }; endToEnd: number; chunks: number;
+  /** Per chunk: the worker's loop waiting for the front end (its pipeline starts again each chunk), against the local run's wait per chunk; and the time outside the loop (checkpoint, gzip, Redis). */
+  frontEndWait: number; localFrontEndWait: number; outsideLoop: number;
+} | undefined;
 if (one) {
   const perChunk = one.chunkSeconds.map((s, c) => s - one.setupSeconds[c]! - local.value.perImage.slice(c * chunk, (c + 1) * chunk).reduce((a, b) => a + b, 0));
   const [interval] = bootstrapMeans([perChunk]);
-  overhead = { perChunk: perChunk.reduce((a, b) => a + b, 0) / perChunk.length, interval: interval!, endToEnd: (one.wall - local.value.wall) / one.chunks, chunks: one.chunks };
+  overhead = {
+    perChunk: mean(perChunk), interval: interval!, endToEnd: (one.wall - local.value.wall) / one.chunks, chunks: one.chunks,
+    frontEndWait: mean(one.frontEndWait), localFrontEndWait: local.value.frontEndWait / one.chunks,
+    outsideLoop: mean(one.chunkSeconds.map((s, c) => s - one.setupSeconds[c]! - one.loopSeconds[c]!)),
+  };
 }
 
 const result = {
   bench: 'queue', tag, date: new Date().toISOString(), cpus: cpus().length, cpu: cpus()[0]?.model, versions: versions(),
   images: N, model, stride: Number(stride), chunk, engine: local.value.engine,
   local: { wall: local.value.wall, loop: local.value.loop, imagesPerSecond: N / local.value.wall, load: local.load, perImage: local.value.perImage },
-  queue: rows, overhead,
+  queue: rows, overhead, kill,
 };
 const f = (x: number, d = 2) => x.toFixed(d);
 const md = `# Job queue (BullMQ on Redis): throughput and overhead, CPU, ${tag}
@@ -174,12 +245,20 @@ ${rows.map((r) => `| queue, ${r.workers} worker${r.workers === 1 ? '' : 's'} | $
 ${overhead ? `**Queue overhead per chunk** (1 worker, ${overhead.chunks} chunks of ${chunk}): the worker's time on a chunk,
 less opening the model (once per worker), minus the local run's time on the same photos:
 **${f(overhead.perChunk)} s per chunk** (95 % bootstrap interval over chunks ${f(overhead.interval.low)} to ${f(overhead.interval.high)} s),
-against ${f(local.value.loop / (N / chunk))} s of local explaining per chunk. It holds the Redis round trips, the
-chunk's checkpoint written, gzipped and stored as the job's result (${f(one!.redisBytesPerChunk / 1024, 1)} kB of Redis memory
-per chunk), and the front end's pipeline starting again at each chunk. End to end, (queue wall − local
+against ${f(local.value.loop / (N / chunk))} s of local explaining per chunk. Of it: the loop waiting for the front end,
+whose pipeline starts again at each chunk (${f(overhead.frontEndWait)} s per chunk, against ${f(overhead.localFrontEndWait)} s per ${chunk} photos locally),
+and the time outside the loop (${f(overhead.outsideLoop)} s: payload checks, the chunk's checkpoint written, gzipped and
+stored as the job's result, ${f(one!.redisBytesPerChunk / 1024, 1)} kB of Redis memory per chunk, and the Redis round trips); the rest
+is the loop itself running slower or faster than in the local run (load). End to end, (queue wall − local
 wall) / chunks = **${f(overhead.endToEnd)} s per chunk**, which adds node and model start-up in the worker
 process and the three CLI calls.` : ''}
 
+${kill ? `**A worker SIGKILLed mid-chunk** (\`${KILL_STALL.join(' ')}\`; the defaults are 30000 and 15000): ${kill.chunk}
+killed after ${kill.killedAfter} of its ${kill.of} photos, a second worker started at once; the chunk was back in the
+queue ${f(kill.backAfter, 1)} s after the kill (the lock's expiry plus at most one stalled-check interval), finished
+by ${kill.finishedByOther ? 'the second worker' : '**the killed worker?**'}, and the whole run took ${f(kill.wall, 1)} s against ${one ? f(one.wall, 1) : '?'} s without the kill
+(load ${f(kill.load.mean, 1)}). cms.npy: ${kill.identical ? '**byte-identical** to the local run' : '**differs from the local run**'}.
+` : ''}
 With ${result.cpus} cores, more workers do not add compute: the ${workerCounts.filter((w) => w > result.cpus).join(', ') || '–'}-worker row shows the cost of
 oversubscription (model sessions, threads and front ends competing), not a speed-up.
 `;

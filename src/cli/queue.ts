@@ -10,7 +10,7 @@ import { openOutput } from './out.js';
 import { EXIT, UsageError, print, printJson } from './output.js';
 import { formatSeconds } from './progress.js';
 import { REDIS_HELP, REDIS_OPTIONS, withRedis } from './redis-args.js';
-import { specFromFlags } from './spec-flags.js';
+import { SPEC_HELP, specFromFlags } from './spec-flags.js';
 
 export const QUEUE_HELP = `Usage:
   csm queue submit --images DIR|LIST --model MODEL [cms options] --redis URL --run NAME [--chunk N]
@@ -43,8 +43,10 @@ Status:
 
 ${REDIS_HELP}
 
-Options of submit (as csm cms; engine options are the worker's):
-${EXPLAIN_HELP.split('\nEngine:')[0]}`;
+Options of submit (as csm cms; engine options are the worker's, csm worker --help):
+${EXPLAIN_HELP.split('\nEngine:')[0]}
+
+${SPEC_HELP}`;
 
 const QUEUE_OPTIONS = {
   ...EXPLAIN_OPTIONS,
@@ -89,6 +91,9 @@ async function submit(values: Values): Promise<number> {
   const run = needRun(values);
   if (!values.images) throw new UsageError('submit needs --images DIR|LIST');
   if (!values.model) throw new UsageError('submit needs --model (a zoo name such as emotion, or FILE.onnx)');
+  for (const flag of ['backend', 'vulkan-icd', 'batch', 'threads', 'save-cis'] as const) {
+    if (values[flag as keyof Values] !== undefined) throw new UsageError(`--${flag} is an option of csm worker (each worker picks its own engine), not of submit`);
+  }
   const chunkSize = whole(values.chunk, '--chunk', 25, 1, 100_000);
   const attempts = whole(values.attempts, '--attempts', 3, 1, 100);
   const backoffMs = whole(values.backoff, '--backoff', 5000, 0, 86_400_000);

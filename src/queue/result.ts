@@ -35,6 +35,8 @@ export interface ChunkSummary {
   seconds: number;
   /** Of those, opening the model session (0 when the worker's session from an earlier chunk served). */
   setupSeconds: number;
+  /** The run's own timing (runCms): its wall time, the loop waiting for the front end, explaining. */
+  loop: { wall: number; frontEndWait: number; explain: number };
   /** host:pid of the worker, and the engine it ran on. */
   worker: string;
   engine: string;

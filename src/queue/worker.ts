@@ -144,12 +144,14 @@ async function processChunk(job: Job, run: string, pool: SetupPool, o: QueueWork
       ...(slot.frontEnd ? { frontEnd: slot.frontEnd } : {}),
       onProgress: (p) => { job.updateProgress({ done: p.done, total: p.total, skipped: p.skipped }).catch(() => {}); },
     });
-    const finished = Date.now();
     const summary: ChunkSummary = {
       chunk: payload.chunk, listed: payload.images.length, explained: result.acc.images, skipped: result.skipped,
-      started, finished, seconds: (finished - started) / 1000, setupSeconds, worker: workerName, engine: setup.session.engine,
+      started, finished: 0, seconds: 0, setupSeconds, loop: { wall: result.timing.wall, frontEndWait: result.timing.frontEndWait, explain: result.timing.explain },
+      worker: workerName, engine: setup.session.engine,
     };
     const packed = await packResult(dir, summary);
+    summary.finished = Date.now();
+    summary.seconds = (summary.finished - started) / 1000;
     // Small, for status; a chunk that runs again overwrites its own entry (never counted twice).
     await o.client.hset(doneKey(run), String(job.id), JSON.stringify(summary));
     return packed;

@@ -24,8 +24,9 @@ const STALL = ['--lock-duration', '3000', '--stalled-interval', '500'];
 
 interface Spawned { child: ChildProcess; exit: Promise<{ code: number | null; signal: string | null; stderr: string }> }
 
-function worker(url: string, run: string, extra: string[] = []): Spawned {
-  const child = spawn(process.execPath, [CLI, 'worker', '--redis', url, '--run', run, '--backend', 'cpu', '--threads', '1', ...STALL, ...extra], { stdio: ['ignore', 'ignore', 'pipe'] });
+/** A `csm worker` process; run undefined: it serves every submitted run. */
+function worker(url: string, run: string | undefined, extra: string[] = []): Spawned {
+  const child = spawn(process.execPath, [CLI, 'worker', '--redis', url, ...(run ? ['--run', run] : []), '--backend', 'cpu', '--threads', '1', ...STALL, ...extra], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => { stderr += d.toString(); });
   const exit = new Promise<{ code: number | null; signal: string | null; stderr: string }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal, stderr })));
@@ -77,7 +78,7 @@ function statusOf(url: string, run: string): Record<string, any> {
   return JSON.parse(r.stdout);
 }
 
-test('3 workers over 12 photos: collect gives the bytes of one local run; a malformed job is refused; resubmits and duplicate results cannot double count', async () => {
+test('3 workers over 12 photos: collect gives the bytes of one local run; a malformed job is refused, a failing one retried then failed; resubmits and duplicate results cannot double count', async () => {
   if (!ready('queue with 3 workers')) return;
   const f = data()!;
   let redis: TestRedis | undefined;
@@ -85,31 +86,39 @@ test('3 workers over 12 photos: collect gives the bytes of one local run; a malf
   try {
     redis = await startRedis();
     const url = redis.url;
-    const sub = csm(['queue', 'submit', '--images', f.dir, '--redis', url, '--run', 'three', '--chunk', '2', ...OPTIONS]);
+    const sub = csm(['queue', 'submit', '--images', f.dir, '--redis', url, '--run', 'three', '--chunk', '3', ...OPTIONS]);
     assert.is(sub.status, 0, sub.stderr);
-    assert.match(sub.stdout, /13 images in 7 chunks of ≤ 2; 7 added/);
+    assert.match(sub.stdout, /13 images in 5 chunks of ≤ 3; 5 added/);
 
     // A job nobody submitted, added with BullMQ directly: refused before anything runs, not retried.
     client.conn = new Redis(redis.port, '127.0.0.1', { maxRetriesPerRequest: null });
     client.queue = new Queue('run.three', { connection: client.conn, prefix: 'csm' });
     await client.queue.add('chunk', { format: 'csm-queue-chunk', version: 1, run: 'three', chunk: 0, chunks: 1, source: '/x', images: ['relative/evil.jpg'], model: { name: 'gender', sha256: '0'.repeat(64) }, flags: {} }, { jobId: 'evil', attempts: 3 });
 
-    const workers = [0, 1, 2].map(() => worker(url, 'three', ['--exit-when-done']));
+    // A well-formed chunk that keeps failing (a model file with another hash): retried with backoff, then failed with its cause.
+    const photo = join(f.dir, basename(f.images[0]!));
+    await client.queue.add('chunk', { format: 'csm-queue-chunk', version: 1, run: 'three', chunk: 0, chunks: 1, source: f.dir, images: [photo], model: { name: 'gender', sha256: 'f'.repeat(64) }, flags: { stride: '16', 'canonical-size': '128' } }, { jobId: 'other-model', attempts: 2, backoff: { type: 'fixed', delay: 200 } });
+
+    // Two workers of this run and one serving every run (it finds this one in the run registry).
+    const workers = [worker(url, 'three', ['--exit-when-done']), worker(url, 'three', ['--exit-when-done']), worker(url, undefined, ['--exit-when-done'])];
     const exits = await Promise.all(workers.map((w) => w.exit));
     for (const e of exits) assert.is(e.code, 0, e.stderr);
+    assert.match(exits[2]!.stderr, /serving run "three"/);
 
     const s = statusOf(url, 'three');
-    assert.equal(s.chunks, { total: 7, waiting: 0, active: 0, done: 7, failed: 1, retrying: 0 });
+    assert.equal(s.chunks, { total: 5, waiting: 0, active: 0, done: 5, failed: 2, retrying: 0 });
     assert.equal([s.images.explained, s.images.skipped, s.images.total], [12, 1, 13]);
-    assert.is(s.failed.length, 1);
-    assert.is(s.failed[0].job, 'evil');
-    assert.is(s.failed[0].attempts, 1, 'a malformed job is not retried');
-    assert.match(s.failed[0].cause, /malformed job payload \(job evil of run "three"\): images\[0\] "relative\/evil.jpg" is not an absolute path; the job is refused, not run/);
+    const failed = Object.fromEntries(s.failed.map((x: { job: string }) => [x.job, x]));
+    assert.equal(Object.keys(failed).sort(), ['evil', 'other-model']);
+    assert.is(failed['evil'].attempts, 1, 'a malformed job is not retried');
+    assert.match(failed['evil'].cause, /malformed job payload \(job evil of run "three"\): images\[0\] "relative\/evil.jpg" is not an absolute path; the job is refused, not run/);
+    assert.is(failed['other-model'].attempts, 2, 'a failing chunk is tried --attempts times');
+    assert.match(failed['other-model'].cause, /model "gender" on worker .* has SHA-256 [0-9a-f]{12}…, the run was submitted with ffffffffffff…/);
     assert.ok(s.throughput > 0);
     assert.is(s.eta, 0);
     console.log(`    (3 workers: chunks finished by ${s.workers.length} distinct worker(s), ${s.throughput.toFixed(2)} images/s)`);
     const text = csm(['queue', 'status', '--redis', url, '--run', 'three']);
-    assert.match(text.stdout, /7 of 7 chunks done, 0 active, 0 waiting, 0 retrying, 1 failed/);
+    assert.match(text.stdout, /5 of 5 chunks done, 0 active, 0 waiting, 0 retrying, 2 failed/);
     assert.match(text.stdout, /failed {3}evil after 1 attempt: malformed job payload/);
 
     const out = join(f.root, 'three');
@@ -119,13 +128,13 @@ test('3 workers over 12 photos: collect gives the bytes of one local run; a malf
     const json = JSON.parse(readFileSync(join(out, 'cms.json'), 'utf8'));
     assert.equal(json.skipped, f.localJson.skipped, 'the broken file is skipped with the same cause as in the local run');
     assert.is(json.counts.explained, 12);
-    assert.is(json.queue.collected.length, 7);
+    assert.is(json.queue.collected.length, 5);
 
     // Submitting the same run again adds nothing; other options under the same name are refused.
-    const again = csm(['queue', 'submit', '--images', f.dir, '--redis', url, '--run', 'three', '--chunk', '2', ...OPTIONS]);
+    const again = csm(['queue', 'submit', '--images', f.dir, '--redis', url, '--run', 'three', '--chunk', '3', ...OPTIONS]);
     assert.is(again.status, 0, again.stderr);
-    assert.match(again.stdout, /0 added, 7 already in the queue/);
-    const other = csm(['queue', 'submit', '--images', f.dir, '--redis', url, '--run', 'three', '--chunk', '2', ...OPTIONS, '--fill', 'gray']);
+    assert.match(again.stdout, /0 added, 5 already in the queue/);
+    const other = csm(['queue', 'submit', '--images', f.dir, '--redis', url, '--run', 'three', '--chunk', '3', ...OPTIONS, '--fill', 'gray']);
     assert.is(other.status, 1);
     assert.match(other.stderr, /run "three" was submitted before with other images or options \(options .*"fill":"gray"/);
 
@@ -197,11 +206,11 @@ test('Redis restarted mid-run: the worker reconnects and finishes; the result is
   try {
     redis = await startRedis({ appendonly: true });
     const url = redis.url;
-    assert.is(csm(['queue', 'submit', '--images', f.dir, '--redis', url, '--run', 'restart', '--chunk', '2', ...OPTIONS]).status, 0);
+    assert.is(csm(['queue', 'submit', '--images', f.dir, '--redis', url, '--run', 'restart', '--chunk', '4', ...OPTIONS]).status, 0);
     conn = new Redis(redis.port, '127.0.0.1', { maxRetriesPerRequest: null, retryStrategy: () => 100 });
     conn.on('error', () => {});
     const w = worker(url, 'restart', ['--exit-when-done']);
-    await until('two chunks done', async () => ((await conn!.hlen('csm-queue:restart:done')) >= 2 ? true : undefined));
+    await until('a chunk done', async () => ((await conn!.hlen('csm-queue:restart:done')) >= 1 ? true : undefined));
     await redis.stop();
     await sleep(1500);
     await redis.start();
@@ -209,7 +218,7 @@ test('Redis restarted mid-run: the worker reconnects and finishes; the result is
     assert.is(r.code, 0, r.stderr);
     assert.match(r.stderr, /reconnecting to redis:\/\/127\.0\.0\.1/, 'the worker saw Redis go away');
     const s = statusOf(url, 'restart');
-    assert.equal(s.chunks, { total: 7, waiting: 0, active: 0, done: 7, failed: 0, retrying: 0 });
+    assert.equal(s.chunks, { total: 4, waiting: 0, active: 0, done: 4, failed: 0, retrying: 0 });
     const out = join(f.root, 'restart');
     const c = collect(url, 'restart', out);
     assert.is(c.status, 0, c.stderr);
