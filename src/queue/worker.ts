@@ -18,7 +18,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
+import { Queue, UnrecoverableError, WaitingError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { CsmError } from '../errors.js';
 import type { FrontEnd } from '../pipeline/frontend.js';
@@ -179,7 +179,14 @@ async function serveRun(run: string, pool: SetupPool, o: QueueWorkerOptions, unt
   let inHand = 0;
   const queue = new Queue(queueName(run), { connection: o.client, prefix: QUEUE_PREFIX });
   queue.on('error', () => {});
-  const worker = new Worker(queueName(run), async (job) => {
+  let stopped = false;
+  void o.stop?.then(() => { stopped = true; });
+  const worker = new Worker(queueName(run), async (job, token) => {
+    // Stopping: a chunk BullMQ fetched with the last one's completion goes back, untouched.
+    if (stopped) {
+      await job.moveToWait(token);
+      throw new WaitingError();
+    }
     inHand++;
     try {
       return await processChunk(job, run, pool, o);
@@ -205,8 +212,6 @@ async function serveRun(run: string, pool: SetupPool, o: QueueWorkerOptions, unt
     const final = job.attemptsMade >= (job.opts.attempts ?? 1) || e.name === 'UnrecoverableError';
     o.log(`csm worker: run "${run}" ${job.id} ${final ? 'failed' : `failed (attempt ${job.attemptsMade} of ${job.opts.attempts}, retried later)`}: ${scrub(e.message, o.target)}`);
   });
-  let stopped = false;
-  void o.stop?.then(() => { stopped = true; });
   try {
     for (;;) {
       await sleep(500);
