@@ -8,6 +8,7 @@
  * end a long run.
  */
 import { readFile } from 'node:fs/promises';
+import { isIP } from 'node:net';
 import { Redis, type RedisOptions } from 'ioredis';
 import { CsmError } from '../errors.js';
 
@@ -82,7 +83,8 @@ function clientOptions(target: RedisTarget, persistent: boolean): RedisOptions {
     host: target.host, port: target.port, db: target.db,
     ...(target.username ? { username: target.username } : {}),
     ...(target.password !== undefined ? { password: target.password } : {}),
-    ...(target.tls ? { tls: { servername: target.host } } : {}),
+    // SNI takes a host name, never an IP address (RFC 6066); the certificate is checked either way.
+    ...(target.tls ? { tls: isIP(target.host) ? {} : { servername: target.host } } : {}),
     lazyConnect: true,
     // BullMQ's blocking commands need unlimited retries per request on a worker's connection.
     maxRetriesPerRequest: persistent ? null : 1,
@@ -118,6 +120,8 @@ export function redisError(e: unknown, target: RedisTarget): CsmError {
   const give = `give it in the URL, --redis-password-file FILE or $${PASSWORD_ENV}`;
   const hint = /NOAUTH/.test(m) ? ` (Redis needs a password: ${give})`
     : /WRONGPASS|invalid password|invalid username-password/i.test(m) ? ` (Redis refused the password: ${give})`
+    : /self[- ]signed|unable to verify|certificate/i.test(m) ? ` (to trust the server's CA: NODE_EXTRA_CA_CERTS=ca.pem)`
+    : /ECONNRESET/.test(m) && !target.tls ? ' (a TLS port? use a rediss:// URL)'
     : /ECONNREFUSED|ENOTFOUND|ETIMEDOUT|EHOSTUNREACH|Connection is closed|connect/i.test(m) ? ' (is redis-server running there and reachable?)' : '';
   return new CsmError(`cannot use Redis at ${target.shown}: ${m}${hint}`, { cause: e });
 }

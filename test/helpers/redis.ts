@@ -32,8 +32,10 @@ async function freePort(): Promise<number> {
 
 export interface TestRedis {
   port: number;
-  /** redis://127.0.0.1:PORT (no password in it). */
+  /** redis://127.0.0.1:PORT, or rediss:// with tls (no password in it). */
   url: string;
+  /** With tls: the self-signed certificate that is also the CA to trust. */
+  ca?: string;
   dir: string;
   /** Stops the server (SIGTERM: with appendonly it flushes first) and waits for it to exit. */
   stop(): Promise<void>;
@@ -43,17 +45,32 @@ export interface TestRedis {
   close(): Promise<void>;
 }
 
+/** Why a TLS Redis cannot be started here (no openssl to make a certificate), or undefined. */
+export function noTls(): string | undefined {
+  return spawnSync('openssl', ['version']).status === 0 ? undefined : 'openssl is not installed (it makes the test certificate)';
+}
+
 /**
  * Starts a redis-server on a free loopback port in a new temporary folder, without snapshots;
- * `appendonly` keeps its data across a restart (fsync on every write), `password` sets requirepass.
+ * `appendonly` keeps its data across a restart (fsync on every write), `password` sets requirepass,
+ * `tls` serves TLS only, with a self-signed certificate for 127.0.0.1 made by openssl.
  */
-export async function startRedis(options: { appendonly?: boolean; password?: string } = {}): Promise<TestRedis> {
+export async function startRedis(options: { appendonly?: boolean; password?: string; tls?: boolean } = {}): Promise<TestRedis> {
   const bin = redisServerPath();
   if (!bin) throw new Error(NO_REDIS);
   const dir = mkdtempSync(join(tmpdir(), 'csm-redis-'));
   const port = await freePort();
   let child: ChildProcess | undefined;
-  const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '',
+  const cert = join(dir, 'cert.pem');
+  const key = join(dir, 'key.pem');
+  if (options.tls) {
+    const r = spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`openssl could not make a test certificate: ${r.stderr}`);
+  }
+  const listen = options.tls
+    ? ['--port', '0', '--tls-port', String(port), '--tls-cert-file', cert, '--tls-key-file', key, '--tls-ca-cert-file', cert, '--tls-auth-clients', 'no']
+    : ['--port', String(port)];
+  const args = [...listen, '--bind', '127.0.0.1', '--dir', dir, '--save', '',
     '--appendonly', options.appendonly ? 'yes' : 'no', ...(options.appendonly ? ['--appendfsync', 'always'] : []),
     ...(options.password ? ['--requirepass', options.password] : [])];
   const start = (): Promise<void> => new Promise((resolve, reject) => {
@@ -76,7 +93,7 @@ export async function startRedis(options: { appendonly?: boolean; password?: str
   });
   await start();
   return {
-    port, url: `redis://127.0.0.1:${port}`, dir, stop, start,
+    port, url: `${options.tls ? 'rediss' : 'redis'}://127.0.0.1:${port}`, ...(options.tls ? { ca: cert } : {}), dir, stop, start,
     async close() { await stop(); rmSync(dir, { recursive: true, force: true }); },
   };
 }

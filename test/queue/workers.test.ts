@@ -14,7 +14,7 @@ import { basename, join } from 'node:path';
 import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { celebaImages, CELEBA_DIR, REPO_ROOT, skip } from '../helpers/data.js';
-import { NO_REDIS, redisServerPath, startRedis, type TestRedis } from '../helpers/redis.js';
+import { NO_REDIS, noTls, redisServerPath, startRedis, type TestRedis } from '../helpers/redis.js';
 
 const CLI = join(REPO_ROOT, 'bin', 'csm.js');
 const csm = (args: string[], env: Record<string, string> = {}) => spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', env: { ...process.env, ...env } });
@@ -248,6 +248,27 @@ test('a Redis with a password: refused clearly without it, taken from a file or 
       assert.match(r.stderr, /no run "x" was submitted to this Redis \(no run at all\)/, 'connected and authenticated');
       assert.not.ok(r.stderr.includes(password));
     }
+  } finally {
+    await redis.close();
+  }
+});
+
+test('rediss:// (TLS): the server certificate is checked, and trusted through NODE_EXTRA_CA_CERTS', async () => {
+  if (!redisServerPath()) return skip('Redis over TLS', NO_REDIS);
+  const why = noTls();
+  if (why) return skip('Redis over TLS', why);
+  const password = 'pw-tls-77e1';
+  const redis = await startRedis({ tls: true, password });
+  try {
+    const untrusted = csm(['queue', 'status', '--redis', redis.url, '--run', 'x'], { CSM_REDIS_PASSWORD: password });
+    assert.is(untrusted.status, 1);
+    assert.match(untrusted.stderr, /cannot use Redis at rediss:\/\/127\.0\.0\.1:\d+: self[- ]signed certificate \(to trust the server's CA: NODE_EXTRA_CA_CERTS=ca\.pem\)/);
+    const plain = csm(['queue', 'status', '--redis', redis.url.replace('rediss:', 'redis:'), '--run', 'x']);
+    assert.is(plain.status, 1);
+    const trusted = csm(['queue', 'status', '--redis', redis.url, '--run', 'x'], { CSM_REDIS_PASSWORD: password, NODE_EXTRA_CA_CERTS: redis.ca! });
+    assert.is(trusted.status, 1);
+    assert.match(trusted.stderr, /no run "x" was submitted to this Redis/, 'connected over TLS and authenticated');
+    for (const r of [untrusted, plain, trusted]) assert.not.ok(r.stderr.includes(password));
   } finally {
     await redis.close();
   }
