@@ -8,10 +8,9 @@
  * 2. for each worker count W: `csm queue submit`, W `csm worker --exit-when-done` processes of the
  *    built CLI started together, `csm queue collect`; the wall time from submit to collect, the
  *    throughput, and whether cms.npy has the local run's bytes.
- * Queue overhead per chunk (W = 1): for each chunk, the worker's time on it (less opening the
- * model, done once per worker) minus the local run's time on the same images, with a 95 %
- * bootstrap interval over chunks; and end to end, (queue wall − local wall) / chunks, where the
- * queue wall also holds node and model start-up in the worker process and the CLI calls.
+ * Queue overhead per chunk (W = 1), directly (measured in the worker: time outside the loop, the
+ * front end's extra wait, the idle gap between chunks) and against the local run, with 95 %
+ * bootstrap intervals over chunks (see `overhead` below).
  * The 1-minute load average is sampled every 2 s during each phase: other sessions may share the
  * machine, and the file says so.
  *
@@ -105,7 +104,9 @@ console.log(`  ${local.value.wall.toFixed(1)} s wall, loop ${local.value.loop.to
 // 2. The queue with W workers.
 interface QueueRow {
   workers: number; chunks: number; wall: number; imagesPerSecond: number; identical: boolean; load: { mean: number; max: number; samples: number };
-  chunkSeconds: number[]; setupSeconds: number[]; loopSeconds: number[]; frontEndWait: number[]; distinctWorkers: number; redisBytesPerChunk: number;
+  chunkSeconds: number[]; setupSeconds: number[]; loopSeconds: number[]; frontEndWait: number[]; distinctWorkers: number; redisBytesPerChunk: number; resultBytesPerChunk: number;
+  /** One worker: its idle seconds before each chunk (after the one it explained before; NaN for its first). */
+  gaps: number[];
 }
 const redis = await startRedis();
 const rows: QueueRow[] = [];
@@ -179,9 +180,16 @@ try {
       cli(['queue', 'collect', '--redis', redis.url, '--run', run, '--out', out]);
       return (performance.now() - t0) / 1000;
     });
-    const summaries = Object.values(await conn.hgetall(`csm-queue:${run}:done`)).map((t) => JSON.parse(t) as { chunk: number; seconds: number; setupSeconds: number; loop: { wall: number; frontEndWait: number }; worker: string });
+    const summaries = Object.values(await conn.hgetall(`csm-queue:${run}:done`)).map((t) => JSON.parse(t) as { chunk: number; started: number; finished: number; seconds: number; setupSeconds: number; loop: { wall: number; frontEndWait: number }; worker: string });
     summaries.sort((a, b) => a.chunk - b.chunk);
-    const sizes = await Promise.all(summaries.map((s) => conn.memory('USAGE', `csm:run.${run}:chunk-${String(s.chunk).padStart(5, '0')}`)));
+    const key = (c: number): string => `csm:run.${run}:chunk-${String(c).padStart(5, '0')}`;
+    // SAMPLES 0: every field of the job's hash (the default samples 5 and can miss the result).
+    const sizes = await Promise.all(summaries.map((s) => conn.call('MEMORY', 'USAGE', key(s.chunk), 'SAMPLES', '0') as Promise<number>));
+    const resultBytes = await Promise.all(summaries.map((s) => conn.hstrlen(key(s.chunk), 'returnvalue')));
+    // Idle time of a worker between two chunks (BullMQ handing over the next one), one worker only.
+    const byStart = [...summaries].sort((a, b) => a.started - b.started);
+    const gapBefore = new Map(byStart.slice(1).map((x, i) => [x.chunk, (x.started - byStart[i]!.finished) / 1000]));
+    const gaps = W === 1 ? summaries.map((x) => gapBefore.get(x.chunk) ?? NaN) : [];
     const row: QueueRow = {
       workers: W, chunks: summaries.length, wall: measured.value, imagesPerSecond: N / measured.value,
       identical: readFileSync(join(out, 'cms.npy')).equals(localNpy), load: measured.load,
@@ -189,6 +197,7 @@ try {
       loopSeconds: summaries.map((s) => s.loop.wall), frontEndWait: summaries.map((s) => s.loop.frontEndWait),
       distinctWorkers: new Set(summaries.map((s) => s.worker)).size,
       redisBytesPerChunk: sizes.reduce((a: number, b) => a + Number(b ?? 0), 0) / sizes.length,
+      resultBytesPerChunk: resultBytes.reduce((a, b) => a + b, 0) / resultBytes.length, gaps,
     };
     rows.push(row);
     console.log(`  ${row.wall.toFixed(1)} s, ${row.imagesPerSecond.toFixed(2)} images/s, byte-identical: ${row.identical}, load ${row.load.mean.toFixed(1)}`);
@@ -202,18 +211,35 @@ try {
 // Overhead per chunk with one worker: its time on each chunk (less model start-up) − the local time on the same images.
 const one = rows.find((r) => r.workers === 1);
 const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
+/**
+ * Overhead per chunk, two ways (1 worker):
+ * - direct, measured inside the worker on each chunk after the first (which also opens the model):
+ *   its time outside the explaining loop (payload checks, checkpoint, gzip, storing the result),
+ *   the loop's extra wait for the front end (its pipeline starts again at each chunk; the local
+ *   run's wait per chunk of photos subtracted), and the worker's idle gap before the chunk
+ *   (BullMQ handing it over). Little affected by the machine's load;
+ * - against the local run: the chunk's time (less opening the model) minus the local run's time on
+ *   the same photos, and end to end (queue wall − local wall) / chunks. Both compare runs made at
+ *   different moments, so on a shared machine they carry its load changes.
+ */
 let overhead: {
-  perChunk: number; interval: { low: number; high: number }; endToEnd: number; chunks: number;
-  /** Per chunk: the worker's loop waiting for the front end (its pipeline starts again each chunk), against the local run's wait per chunk; and the time outside the loop (checkpoint, gzip, Redis). */
-  frontEndWait: number; localFrontEndWait: number; outsideLoop: number;
+  chunks: number; direct: number; directInterval: { low: number; high: number };
+  outsideLoop: number; extraFrontEndWait: number; gap: number;
+  vsLocal: number; vsLocalInterval: { low: number; high: number }; endToEnd: number;
 } | undefined;
 if (one) {
-  const perChunk = one.chunkSeconds.map((s, c) => s - one.setupSeconds[c]! - local.value.perImage.slice(c * chunk, (c + 1) * chunk).reduce((a, b) => a + b, 0));
-  const [interval] = bootstrapMeans([perChunk]);
+  const order = one.chunkSeconds.map((_, c) => c).filter((c) => one.setupSeconds[c]! < 0.05);
+  const outside = order.map((c) => one.chunkSeconds[c]! - one.setupSeconds[c]! - one.loopSeconds[c]!);
+  // All of it: a local run's loop waits for the front end at its start only (counted in the first chunk here).
+  const wait = order.map((c) => one.frontEndWait[c]!);
+  const gaps = order.map((c) => (Number.isNaN(one.gaps[c]!) ? 0 : one.gaps[c]!));
+  const gap = mean(gaps);
+  const direct = order.map((_, i) => outside[i]! + wait[i]! + gaps[i]!);
+  const vsLocal = one.chunkSeconds.map((x, c) => x - one.setupSeconds[c]! - local.value.perImage.slice(c * chunk, (c + 1) * chunk).reduce((a, b) => a + b, 0));
+  const [directInterval, vsLocalInterval] = [bootstrapMeans([direct])[0]!, bootstrapMeans([vsLocal])[0]!];
   overhead = {
-    perChunk: mean(perChunk), interval: interval!, endToEnd: (one.wall - local.value.wall) / one.chunks, chunks: one.chunks,
-    frontEndWait: mean(one.frontEndWait), localFrontEndWait: local.value.frontEndWait / one.chunks,
-    outsideLoop: mean(one.chunkSeconds.map((s, c) => s - one.setupSeconds[c]! - one.loopSeconds[c]!)),
+    chunks: one.chunks, direct: mean(direct), directInterval, outsideLoop: mean(outside), extraFrontEndWait: mean(wait), gap,
+    vsLocal: mean(vsLocal), vsLocalInterval, endToEnd: (one.wall - local.value.wall) / one.chunks,
   };
 }
 
@@ -242,17 +268,21 @@ its wall time). Queue = \`csm queue submit\`, W \`csm worker --exit-when-done\` 
 | local | ${f(local.value.wall, 1)} | ${f(N / local.value.wall)} | – | – | – | ${f(local.load.mean, 1)} / ${f(local.load.max, 1)} |
 ${rows.map((r) => `| queue, ${r.workers} worker${r.workers === 1 ? '' : 's'} | ${f(r.wall, 1)} | ${f(r.imagesPerSecond)} | ${r.chunks} | ${r.distinctWorkers} | ${r.identical ? 'byte-identical' : '**differs**'} | ${f(r.load.mean, 1)} / ${f(r.load.max, 1)} |`).join('\n')}
 
-${overhead ? `**Queue overhead per chunk** (1 worker, ${overhead.chunks} chunks of ${chunk}): the worker's time on a chunk,
-less opening the model (once per worker), minus the local run's time on the same photos:
-**${f(overhead.perChunk)} s per chunk** (95 % bootstrap interval over chunks ${f(overhead.interval.low)} to ${f(overhead.interval.high)} s),
-against ${f(local.value.loop / (N / chunk))} s of local explaining per chunk. Of it: the loop waiting for the front end,
-whose pipeline starts again at each chunk (${f(overhead.frontEndWait)} s per chunk, against ${f(overhead.localFrontEndWait)} s per ${chunk} photos locally),
-and the time outside the loop (${f(overhead.outsideLoop)} s: payload checks, the chunk's checkpoint written, gzipped and
-stored as the job's result, ${f(one!.redisBytesPerChunk / 1024, 1)} kB of Redis memory per chunk, and the Redis round trips); the rest
-is the loop itself running slower or faster than in the local run (load). End to end, (queue wall − local
-wall) / chunks = **${f(overhead.endToEnd)} s per chunk**, which adds node and model start-up in the worker
-process and the three CLI calls.` : ''}
+${overhead ? `**Queue overhead per chunk** (1 worker, chunks of ${chunk} photos, ${f(local.value.loop / (N / chunk))} s of local explaining per chunk):
 
+- **direct, measured in the worker: ${f(overhead.direct, 3)} s per chunk** (95 % bootstrap interval over the ${overhead.chunks - 1} chunks after
+  the first: ${f(overhead.directInterval.low, 3)} to ${f(overhead.directInterval.high, 3)} s) = time outside the explaining loop ${f(overhead.outsideLoop, 3)} s (payload
+  checks, the chunk's checkpoint written, gzipped and stored as the job's result: ${f(one!.resultBytesPerChunk / 1024, 1)} kB of
+  result, ${f(one!.redisBytesPerChunk / 1024, 1)} kB of Redis memory per chunk) + the loop's wait for the front end, whose
+  pipeline starts again at each chunk, ${f(overhead.extraFrontEndWait, 3)} s (all counted: an upper bound, since a local run
+  waits at its start only, ${f(local.value.frontEndWait, 2)} s in all here) + the worker's idle gap between chunks (BullMQ
+  handing over the next one) ${f(overhead.gap, 3)} s. Measured on the worker's own clock, these depend little on
+  the machine's load (they grow with it, so a quiet machine gives less).
+- against the local run (load-sensitive: the runs were made at different moments): the chunk's
+  time less opening the model, minus the local run's time on the same photos, ${f(overhead.vsLocal)} s per chunk
+  (interval ${f(overhead.vsLocalInterval.low)} to ${f(overhead.vsLocalInterval.high)} s); end to end, (queue wall − local wall) / chunks =
+  ${f(overhead.endToEnd)} s, which also holds node and model start-up in the worker process and the three CLI calls.
+` : ''}
 ${kill ? `**A worker SIGKILLed mid-chunk** (\`${KILL_STALL.join(' ')}\`; the defaults are 30000 and 15000): ${kill.chunk}
 killed after ${kill.killedAfter} of its ${kill.of} photos, a second worker started at once; the chunk was back in the
 queue ${f(kill.backAfter, 1)} s after the kill (the lock's expiry plus at most one stalled-check interval), finished
