@@ -117,7 +117,7 @@ async function submit(values: Values): Promise<number> {
     });
     const r = done.record;
     if (values.json) printJson({ run, images: r.images, chunks: r.chunks, added: done.added, already: done.already });
-    else print(`run "${run}": ${r.images} images in ${r.chunks} chunks of ≤ ${r.chunkSize}; ${done.added} added${done.already ? `, ${done.already} already in the queue` : ''}. Start workers: csm worker --redis URL --run ${run}`);
+    else print(`run "${run}": ${r.images} images in ${r.chunks} chunk${r.chunks === 1 ? '' : 's'} of ≤ ${r.chunkSize}; ${done.added} added${done.already ? `, ${done.already} already in the queue` : ''}. Start workers: csm worker --redis URL --run ${run}`);
     return EXIT.ok;
   });
 }

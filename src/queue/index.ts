@@ -4,7 +4,7 @@
  * index so that commands which do not use it never load BullMQ.
  */
 export { connectRedis, parseRedisUrl, PASSWORD_ENV, redactedUrl, redisError, RedisUrlError, scrub, type RedisTarget } from './connection.js';
-export { CHUNK_FLAGS, checkRunName, chunkId, doneKey, PayloadError, PAYLOAD_FORMAT, PAYLOAD_VERSION, QUEUE_PREFIX, queueName, RUNS_KEY, validateChunkPayload, type ChunkFlag, type ChunkPayload, type RunRecord } from './payload.js';
+export { CHUNK_FLAGS, checkRunName, chunkId, doneKey, PayloadError, PAYLOAD_FORMAT, PAYLOAD_VERSION, QUEUE_PREFIX, queueName, RUNS_KEY, startedKey, validateChunkPayload, type ChunkFlag, type ChunkPayload, type RunRecord } from './payload.js';
 export { packResult, unpackResult, RESULT_FORMAT, type ChunkResult, type ChunkSummary } from './result.js';
 export { chunkImages, chunkPayloads, removeRun, retryFailed, submitRun, type SubmitOptions, type Submitted } from './submit.js';
 export { DEFAULT_STALL, runQueueWorker, type QueueWorkerOptions, type StallOptions } from './worker.js';

@@ -6,7 +6,8 @@
  *
  * Redis layout (all under the BullMQ prefix `csm`): one BullMQ queue per run (`run.NAME`), one job
  * per chunk with the id `chunk-NNNNN` (so resubmitting adds nothing twice), the run's record in
- * the hash `csm-queue:runs` and each finished chunk's summary in `csm-queue:NAME:done`.
+ * the hash `csm-queue:runs`, each finished chunk's summary in `csm-queue:NAME:done` and each chunk's
+ * first start in `csm-queue:NAME:started`.
  */
 import { isAbsolute } from 'node:path';
 import { CsmError } from '../errors.js';
@@ -76,6 +77,8 @@ export function checkRunName(name: string): string {
 export const queueName = (run: string): string => `run.${run}`;
 /** The hash of a run's finished chunks: job id → {@link ChunkSummary} as JSON. */
 export const doneKey = (run: string): string => `csm-queue:${run}:done`;
+/** The hash of when each chunk was first started: job id → ms since 1970 (kept by the first start only). */
+export const startedKey = (run: string): string => `csm-queue:${run}:started`;
 /** The deterministic job id of a chunk. */
 export const chunkId = (chunk: number): string => `chunk-${String(chunk).padStart(5, '0')}`;
 

@@ -7,7 +7,7 @@
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { CsmError } from '../errors.js';
-import { checkRunName, doneKey, QUEUE_PREFIX, queueName, RUNS_KEY, type RunRecord } from './payload.js';
+import { checkRunName, doneKey, QUEUE_PREFIX, startedKey, queueName, RUNS_KEY, type RunRecord } from './payload.js';
 import type { ChunkSummary } from './result.js';
 import type { SkippedImage } from '../saliency/cms-run.js';
 
@@ -67,7 +67,8 @@ export async function runStatus(client: Redis, run: string): Promise<RunStatus> 
     let throughput: number | null = null;
     if (summaries.length) {
       // While chunks are pending the clock runs to now; once none is, it stops at the last finish.
-      const start = Math.min(...summaries.map((s) => s.started));
+      const firstStarts = Object.values(await client.hgetall(startedKey(run))).map(Number);
+      const start = Math.min(...summaries.map((s) => s.started), ...firstStarts);
       const over = c['completed']! + c['failed']! >= record.chunks;
       const until = over ? Math.max(...summaries.map((s) => s.finished)) : Date.now();
       elapsed = (until - start) / 1000;

@@ -8,7 +8,7 @@ import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { CsmError } from '../errors.js';
 import { canonicalJson } from '../saliency/checkpoint.js';
-import { checkRunName, chunkId, doneKey, PAYLOAD_FORMAT, PAYLOAD_VERSION, QUEUE_PREFIX, queueName, RUNS_KEY, validateChunkPayload, type ChunkPayload, type RunRecord } from './payload.js';
+import { checkRunName, chunkId, doneKey, startedKey, PAYLOAD_FORMAT, PAYLOAD_VERSION, QUEUE_PREFIX, queueName, RUNS_KEY, validateChunkPayload, type ChunkPayload, type RunRecord } from './payload.js';
 
 export interface SubmitOptions {
   run: string;
@@ -110,7 +110,7 @@ export async function removeRun(client: Redis, run: string): Promise<boolean> {
   } finally {
     await queue.close();
   }
-  await client.del(doneKey(run));
+  await client.del(doneKey(run), startedKey(run));
   return (await client.hdel(RUNS_KEY, run)) > 0;
 }
 

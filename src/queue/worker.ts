@@ -27,7 +27,7 @@ import { runCms } from '../saliency/cms-run.js';
 import { classificationJob } from '../saliency/jobs.js';
 import { cmsFingerprint } from '../saliency/outputs.js';
 import { createExplainSetup, type ExplainSetup, type ExplainSetupOptions } from '../saliency/setup.js';
-import { checkRunName, doneKey, QUEUE_PREFIX, queueName, RUNS_KEY, validateChunkPayload, type ChunkPayload, type RunRecord } from './payload.js';
+import { checkRunName, doneKey, QUEUE_PREFIX, startedKey, queueName, RUNS_KEY, validateChunkPayload, type ChunkPayload, type RunRecord } from './payload.js';
 import { packResult, type ChunkResult, type ChunkSummary } from './result.js';
 import { scrub, type RedisTarget } from './connection.js';
 
@@ -125,6 +125,8 @@ async function processChunk(job: Job, run: string, pool: SetupPool, o: QueueWork
     }
     throw e;
   }
+  // The first start of a chunk (a chunk run again after a stall keeps it): status measures throughput from it.
+  await o.client.hsetnx(startedKey(run), String(job.id), String(started));
   const slot = await pool.acquire(setupOptions);
   const setupSeconds = (Date.now() - started) / 1000;
   const dir = await mkdtemp(join(tmpdir(), 'csm-chunk-'));

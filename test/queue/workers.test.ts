@@ -20,7 +20,7 @@ const CLI = join(REPO_ROOT, 'bin', 'csm.js');
 const csm = (args: string[], env: Record<string, string> = {}) => spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', env: { ...process.env, ...env } });
 const OPTIONS = ['--model', 'gender', '--stride', '16', '--canonical-size', '128'];
 // Small lock and stall timings so that a dead worker's chunk comes back within seconds.
-const STALL = ['--lock-duration', '3000', '--stalled-interval', '500'];
+const STALL = ['--lock-duration', '4000', '--stalled-interval', '500'];
 
 interface Spawned { child: ChildProcess; exit: Promise<{ code: number | null; signal: string | null; stderr: string }> }
 
