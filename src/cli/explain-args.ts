@@ -84,7 +84,8 @@ ${SPEC_HELP}`;
 
 export type ExplainFlagValues = { [K in keyof typeof EXPLAIN_OPTIONS]?: (typeof EXPLAIN_OPTIONS)[K]['type'] extends 'boolean' ? boolean : string };
 
-function int(v: string | undefined, flag: string, fallback: number | undefined, min: number, max: number): number | undefined {
+/** A whole-number flag from min to max (fallback when not given); a usage error names the flag. */
+export function int(v: string | undefined, flag: string, fallback: number | undefined, min: number, max: number): number | undefined {
   if (v === undefined) return fallback;
   const n = Number(v);
   if (!Number.isInteger(n) || n < min || n > max) throw new UsageError(`${flag} takes a whole number from ${min} to ${max}, got "${v}"`);

@@ -4,7 +4,7 @@ import { basename, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { fileSha256, listImages, printableName, readSignature, resolveModel, zooEntry } from '../index.js';
 import { CHUNK_FLAGS, collectRun, removeRun, retryFailed, runStatus, submitRun, type ChunkPayload, type RunStatus } from '../queue/index.js';
-import { EXPLAIN_HELP, EXPLAIN_OPTIONS, explainOptionsFromFlags } from './explain-args.js';
+import { EXPLAIN_HELP, EXPLAIN_OPTIONS, explainOptionsFromFlags, int } from './explain-args.js';
 import { writeMergedCms } from './merge.js';
 import { openOutput } from './out.js';
 import { EXIT, UsageError, print, printJson } from './output.js';
@@ -60,13 +60,6 @@ const QUEUE_OPTIONS = {
 
 type Values = ReturnType<typeof parseArgs<{ options: typeof QUEUE_OPTIONS; allowPositionals: true }>>['values'];
 
-function whole(v: string | undefined, flag: string, fallback: number, min: number, max: number): number {
-  if (v === undefined) return fallback;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min || n > max) throw new UsageError(`${flag} takes a whole number from ${min} to ${max}, got "${v}"`);
-  return n;
-}
-
 const needRun = (values: Values): string => {
   if (!values.run) throw new UsageError('--run NAME is required');
   return values.run;
@@ -94,9 +87,9 @@ async function submit(values: Values): Promise<number> {
   for (const flag of ['backend', 'vulkan-icd', 'batch', 'threads', 'save-cis'] as const) {
     if (values[flag as keyof Values] !== undefined) throw new UsageError(`--${flag} is an option of csm worker (each worker picks its own engine), not of submit`);
   }
-  const chunkSize = whole(values.chunk, '--chunk', 25, 1, 100_000);
-  const attempts = whole(values.attempts, '--attempts', 3, 1, 100);
-  const backoffMs = whole(values.backoff, '--backoff', 5000, 0, 86_400_000);
+  const chunkSize = int(values.chunk, '--chunk', 25, 1, 100_000)!;
+  const attempts = int(values.attempts, '--attempts', 3, 1, 100)!;
+  const backoffMs = int(values.backoff, '--backoff', 5000, 0, 86_400_000)!;
   // The options are parsed here as the workers will parse them: a bad one stops the submit.
   explainOptionsFromFlags(values);
   const flags: ChunkPayload['flags'] = {};

@@ -2,7 +2,7 @@
 import { parseArgs } from 'node:util';
 import { CsmError, parseSpec } from '../index.js';
 import { DEFAULT_STALL, runQueueWorker, type ChunkPayload } from '../queue/index.js';
-import { EXPLAIN_OPTIONS, explainOptionsFromFlags } from './explain-args.js';
+import { EXPLAIN_OPTIONS, explainOptionsFromFlags, int } from './explain-args.js';
 import { FRONT_END_HELP, FRONT_END_OPTIONS, frontEndFromFlags, frontEndOptions } from './front-end-args.js';
 import { EXIT, UsageError, print, warn } from './output.js';
 import { REDIS_HELP, REDIS_OPTIONS, withRedis } from './redis-args.js';
@@ -51,13 +51,6 @@ const WORKER_OPTIONS = {
   'max-stalled': { type: 'string' },
 } as const;
 
-function whole(v: string | undefined, flag: string, fallback: number, min: number, max: number): number {
-  if (v === undefined) return fallback;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min || n > max) throw new UsageError(`${flag} takes a whole number from ${min} to ${max}, got "${v}"`);
-  return n;
-}
-
 /** The setup options of a chunk: its flags parsed as csm cms parses them, its spec checked as a spec file is. */
 function chunkSetup(payload: ChunkPayload, engine: { backend: string; batch?: number; threads?: number }) {
   let explain;
@@ -77,12 +70,12 @@ function chunkSetup(payload: ChunkPayload, engine: { backend: string; batch?: nu
 export async function workerCommand(args: string[]): Promise<number> {
   const { values } = parseArgs({ args, allowPositionals: false, options: WORKER_OPTIONS });
   if (values.help) { print(WORKER_HELP); return EXIT.ok; }
-  const concurrency = whole(values.concurrency, '--concurrency', 1, 1, 64);
-  const lockDuration = whole(values['lock-duration'], '--lock-duration', DEFAULT_STALL.lockDuration, 100, 3_600_000);
-  const stalledInterval = whole(values['stalled-interval'], '--stalled-interval', DEFAULT_STALL.stalledInterval, 100, 3_600_000);
-  const maxStalledCount = whole(values['max-stalled'], '--max-stalled', DEFAULT_STALL.maxStalledCount, 0, 1000);
-  const batch = values.batch === undefined || values.batch === 'auto' ? undefined : whole(values.batch, '--batch', 0, 1, 4096);
-  const threads = values.threads === undefined ? undefined : whole(values.threads, '--threads', 0, 1, 256);
+  const concurrency = int(values.concurrency, '--concurrency', 1, 1, 64)!;
+  const lockDuration = int(values['lock-duration'], '--lock-duration', DEFAULT_STALL.lockDuration, 100, 3_600_000)!;
+  const stalledInterval = int(values['stalled-interval'], '--stalled-interval', DEFAULT_STALL.stalledInterval, 100, 3_600_000)!;
+  const maxStalledCount = int(values['max-stalled'], '--max-stalled', DEFAULT_STALL.maxStalledCount, 0, 1000)!;
+  const batch = values.batch === undefined || values.batch === 'auto' ? undefined : int(values.batch, '--batch', 0, 1, 4096)!;
+  const threads = values.threads === undefined ? undefined : int(values.threads, '--threads', 0, 1, 256)!;
   frontEndOptions(values);
   if (values['vulkan-icd']) {
     const { configureVulkanIcd } = await import('../index.js');

@@ -8,8 +8,9 @@
  * all; a worker killed at any moment leaves nothing half-written, and a stalled chunk that runs
  * twice cannot leave two results (a second completion without the job's lock is refused). Workers
  * then need shared storage only for reading images, and `collect` runs wherever Redis is reachable.
- * The cost is Redis memory: ~0.3–0.6 MB per chunk at --canonical-size 256 (the summary of
- * `csm queue status` says how much), dropped by `csm queue remove`.
+ * The cost is Redis memory: the arrays are 768 kB raw at --canonical-size 256 but gzip well (the
+ * sums are multiples of 2^-24 and the map is zero off the face): about 13 kB per chunk measured at
+ * --stride 8 (bench/results/queue-cpu-*.md), until `csm queue remove`.
  *
  * Reusing the checkpoint format means that collect loads each chunk with loadAccumulator, which
  * checks the integrity hashes and the accumulator's consistency, as `csm merge` does for a shard.
