@@ -19,6 +19,18 @@ import { chunkId, QUEUE_PREFIX, queueName, validateChunkPayload, type RunRecord 
 import { unpackResult, type ChunkSummary } from './result.js';
 import { runRecord } from './status.js';
 
+/**
+ * A fingerprint as chunks from different machines must share it: the model file's path (a zoo
+ * model's cache folder differs between machines and users) is left out; its SHA-256, which every
+ * worker checked against the job's, stays.
+ */
+function comparable(fp: Record<string, unknown>): Record<string, unknown> {
+  const model = fp['model'];
+  if (typeof model !== 'object' || model === null) return fp;
+  const { file: _, ...rest } = model as Record<string, unknown>;
+  return { ...fp, model: rest };
+}
+
 export interface Collected {
   record: RunRecord;
   acc: CmsAccumulator;
@@ -70,7 +82,7 @@ export async function collectRun(client: Redis, run: string, options: { allowMis
       const fp = loaded.extra['fingerprint'] as Record<string, unknown> | undefined;
       if (typeof fp !== 'object' || fp === null) throw new CsmError(`run "${run}": the result of ${id} records no fingerprint`);
       if (fingerprint) {
-        const diff = fingerprintDiff(fingerprint, fp, { names: [first, id] });
+        const diff = fingerprintDiff(comparable(fingerprint), comparable(fp), { names: [first, id] });
         if (diff.length) throw new CsmError(`run "${run}": chunk ${id} was explained with other parameters than ${first}: ${diff.join('; ')}`);
       } else {
         fingerprint = fp;

@@ -20,7 +20,7 @@ import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Queue, UnrecoverableError, WaitingError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { CsmError } from '../errors.js';
+import { CsmError, FatalError } from '../errors.js';
 import type { FrontEnd } from '../pipeline/frontend.js';
 import { canonicalJson } from '../saliency/checkpoint.js';
 import { runCms } from '../saliency/cms-run.js';
@@ -97,6 +97,11 @@ class SetupPool {
     slot.busy = false;
   }
 
+  /** Closes a session that failed in a way no later chunk recovers from (a lost GPU, a dead front end). */
+  async discard(slot: Slot): Promise<void> {
+    await this.drop(slot).catch(() => {});
+  }
+
   private async drop(slot: Slot): Promise<void> {
     this.slots.splice(this.slots.indexOf(slot), 1);
     await slot.frontEnd?.close();
@@ -130,6 +135,7 @@ async function processChunk(job: Job, run: string, pool: SetupPool, o: QueueWork
   const slot = await pool.acquire(setupOptions);
   const setupSeconds = (Date.now() - started) / 1000;
   const dir = await mkdtemp(join(tmpdir(), 'csm-chunk-'));
+  let broken = false;
   try {
     const { setup } = slot;
     const hash = (setup.params['model'] as { sha256: string }).sha256;
@@ -157,8 +163,13 @@ async function processChunk(job: Job, run: string, pool: SetupPool, o: QueueWork
     // Small, for status; a chunk that runs again overwrites its own entry (never counted twice).
     await o.client.hset(doneKey(run), String(job.id), JSON.stringify(summary));
     return packed;
+  } catch (e) {
+    // A bug or a fatal condition: the next chunk gets a fresh session (the chunk is retried).
+    broken = e instanceof FatalError || !(e instanceof CsmError || e instanceof UnrecoverableError);
+    throw e;
   } finally {
-    pool.release(slot);
+    if (broken) await pool.discard(slot);
+    else pool.release(slot);
     await rm(dir, { recursive: true, force: true });
   }
 }
