@@ -24,7 +24,7 @@ import { runRecord } from './status.js';
  * model's cache folder differs between machines and users) is left out; its SHA-256, which every
  * worker checked against the job's, stays.
  */
-function comparable(fp: Record<string, unknown>): Record<string, unknown> {
+export function comparableFingerprint(fp: Record<string, unknown>): Record<string, unknown> {
   const model = fp['model'];
   if (typeof model !== 'object' || model === null) return fp;
   const { file: _, ...rest } = model as Record<string, unknown>;
@@ -82,7 +82,7 @@ export async function collectRun(client: Redis, run: string, options: { allowMis
       const fp = loaded.extra['fingerprint'] as Record<string, unknown> | undefined;
       if (typeof fp !== 'object' || fp === null) throw new CsmError(`run "${run}": the result of ${id} records no fingerprint`);
       if (fingerprint) {
-        const diff = fingerprintDiff(comparable(fingerprint), comparable(fp), { names: [first, id] });
+        const diff = fingerprintDiff(comparableFingerprint(fingerprint), comparableFingerprint(fp), { names: [first, id] });
         if (diff.length) throw new CsmError(`run "${run}": chunk ${id} was explained with other parameters than ${first}: ${diff.join('; ')}`);
       } else {
         fingerprint = fp;

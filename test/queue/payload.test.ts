@@ -4,7 +4,8 @@ import * as assert from 'uvu/assert';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chunkImages, chunkPayloads, parseRedisUrl, PayloadError, redactedUrl, validateChunkPayload, type ChunkPayload } from '../../src/queue/index.js';
+import { fingerprintDiff } from '../../src/index.js';
+import { chunkImages, chunkPayloads, comparableFingerprint, parseRedisUrl, PayloadError, redactedUrl, validateChunkPayload, type ChunkPayload } from '../../src/queue/index.js';
 
 const good = (): ChunkPayload => ({
   format: 'csm-queue-chunk', version: 1, run: 'celeba-1', chunk: 1, chunks: 3, source: 'photos',
@@ -65,6 +66,14 @@ test('Redis URLs: redis:// and rediss://, the password from the URL, a file or t
   assert.is((await parseRedisUrl('redis://:inurl@h', { passwordFile: file, env: { CSM_REDIS_PASSWORD: 'x' } })).password, 'fromfile');
   await parseRedisUrl('http://h').then(() => assert.unreachable(), (e) => assert.match(e.message, /redis:\/\/ or rediss:\/\/ \(TLS\) URL, got a http:\/\/ URL/));
   await parseRedisUrl('redis://:pw@h:1/x').then(() => assert.unreachable(), (e) => { assert.match(e.message, /database/); assert.not.match(e.message, /pw@/); });
+});
+
+test('chunks from machines whose model file lies elsewhere (another cache folder) compare equal; another hash or option does not', () => {
+  const fp = (file: string, sha256: string, stride = 8) => ({ model: { name: 'gender', file, sha256 }, stride, mode: 'classification' });
+  const same = (a: Record<string, unknown>, b: Record<string, unknown>) => fingerprintDiff(comparableFingerprint(a), comparableFingerprint(b));
+  assert.equal(same(fp('/home/a/.cache/csm/models/g.onnx', 'a'.repeat(64)), fp('/scratch/b/csm/models/g.onnx', 'a'.repeat(64))), []);
+  assert.match(same(fp('/x', 'a'.repeat(64)), fp('/x', 'b'.repeat(64))).join(), /--model \(model.sha256\)/);
+  assert.match(same(fp('/x', 'a'.repeat(64)), fp('/x', 'a'.repeat(64), 16)).join(), /--stride: checkpoint 8, now 16/);
 });
 
 test.run();

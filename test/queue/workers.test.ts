@@ -8,11 +8,12 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
+import { cacheDir } from '../../src/index.js';
 import { celebaImages, CELEBA_DIR, REPO_ROOT, skip } from '../helpers/data.js';
 import { NO_REDIS, noTls, redisServerPath, startRedis, type TestRedis } from '../helpers/redis.js';
 
@@ -25,8 +26,8 @@ const STALL = ['--lock-duration', '4000', '--stalled-interval', '500'];
 interface Spawned { child: ChildProcess; exit: Promise<{ code: number | null; signal: string | null; stderr: string }> }
 
 /** A `csm worker` process; run undefined: it serves every submitted run. */
-function worker(url: string, run: string | undefined, extra: string[] = []): Spawned {
-  const child = spawn(process.execPath, [CLI, 'worker', '--redis', url, ...(run ? ['--run', run] : []), '--backend', 'cpu', '--threads', '1', ...STALL, ...extra], { stdio: ['ignore', 'ignore', 'pipe'] });
+function worker(url: string, run: string | undefined, extra: string[] = [], env: Record<string, string> = {}): Spawned {
+  const child = spawn(process.execPath, [CLI, 'worker', '--redis', url, ...(run ? ['--run', run] : []), '--backend', 'cpu', '--threads', '1', ...STALL, ...extra], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env } });
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => { stderr += d.toString(); });
   const exit = new Promise<{ code: number | null; signal: string | null; stderr: string }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal, stderr })));
@@ -99,8 +100,12 @@ test('3 workers over 12 photos: collect gives the bytes of one local run; a malf
     const photo = join(f.dir, basename(f.images[0]!));
     await client.queue.add('chunk', { format: 'csm-queue-chunk', version: 1, run: 'three', chunk: 0, chunks: 1, source: f.dir, images: [photo], model: { name: 'gender', sha256: 'f'.repeat(64) }, flags: { stride: '16', 'canonical-size': '128' } }, { jobId: 'other-model', attempts: 2, backoff: { type: 'fixed', delay: 200 } });
 
-    // Two workers of this run and one serving every run (it finds this one in the run registry).
-    const workers = [worker(url, 'three', ['--exit-when-done']), worker(url, 'three', ['--exit-when-done']), worker(url, undefined, ['--exit-when-done'])];
+    // Two workers of this run and one serving every run (it finds this one in the run registry);
+    // the second has its zoo models in another cache folder, as on another machine (same files, another path).
+    const otherCache = join(f.root, 'other-cache');
+    mkdirSync(join(otherCache, 'models'), { recursive: true });
+    for (const m of readdirSync(join(cacheDir(), 'models')).filter((n) => /^(gender|blazeface|facemesh)-.*\.onnx$/.test(n))) copyFileSync(join(cacheDir(), 'models', m), join(otherCache, 'models', m));
+    const workers = [worker(url, 'three', ['--exit-when-done']), worker(url, 'three', ['--exit-when-done'], { CSM_CACHE_DIR: otherCache }), worker(url, undefined, ['--exit-when-done'])];
     const exits = await Promise.all(workers.map((w) => w.exit));
     for (const e of exits) assert.is(e.code, 0, e.stderr);
     assert.match(exits[2]!.stderr, /serving run "three"/);
@@ -116,7 +121,8 @@ test('3 workers over 12 photos: collect gives the bytes of one local run; a malf
     assert.match(failed['other-model'].cause, /model "gender" on worker .* has SHA-256 [0-9a-f]{12}…, the run was submitted with ffffffffffff…/);
     assert.ok(s.throughput > 0);
     assert.is(s.eta, 0);
-    console.log(`    (3 workers: chunks finished by ${s.workers.length} distinct worker(s), ${s.throughput.toFixed(2)} images/s)`);
+    const byOtherCache = Object.values(await client.conn.hgetall('csm-queue:three:done')).filter((t) => JSON.parse(t).worker.endsWith(`:${workers[1]!.child.pid}`)).length;
+    console.log(`    (3 workers: chunks finished by ${s.workers.length} distinct worker(s), ${byOtherCache} by the one with another model cache; ${s.throughput.toFixed(2)} images/s)`);
     const text = csm(['queue', 'status', '--redis', url, '--run', 'three']);
     assert.match(text.stdout, /5 of 5 chunks done, 0 active, 0 waiting, 0 retrying, 2 failed/);
     assert.match(text.stdout, /failed {3}evil after 1 attempt: malformed job payload/);
