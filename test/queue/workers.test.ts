@@ -8,7 +8,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { Queue, Worker } from 'bullmq';
@@ -279,5 +279,8 @@ test('rediss:// (TLS): the server certificate is checked, and trusted through NO
     await redis.close();
   }
 });
+
+// The photos' copies and every output (the Redis folders go with each server's close).
+test.after(() => { if (fixture) rmSync(fixture.root, { recursive: true, force: true }); });
 
 test.run();
