@@ -89,9 +89,10 @@ Output:
 
 ${SPEC_HELP}`;
 
-type Values = { [K in keyof typeof EXPLAIN_OPTIONS]?: (typeof EXPLAIN_OPTIONS)[K]['type'] extends 'boolean' ? boolean : string };
+export type ExplainFlagValues = { [K in keyof typeof EXPLAIN_OPTIONS]?: (typeof EXPLAIN_OPTIONS)[K]['type'] extends 'boolean' ? boolean : string };
 
-function int(v: string | undefined, flag: string, fallback: number | undefined, min: number, max: number): number | undefined {
+/** A whole-number flag from min to max (fallback when not given); a usage error names the flag. */
+export function int(v: string | undefined, flag: string, fallback: number | undefined, min: number, max: number): number | undefined {
   if (v === undefined) return fallback;
   const n = Number(v);
   if (!Number.isInteger(n) || n < min || n > max) throw new UsageError(`${flag} takes a whole number from ${min} to ${max}, got "${v}"`);
@@ -108,7 +109,7 @@ function oneOf<T extends string>(v: string | undefined, flag: string, allowed: r
  * --sampling, --keep and --points (usage errors name the flag); without --sampling, `fallback`
  * (the command's default: csm cms samples, the other commands run the grid).
  */
-export function samplingFromFlags(values: Pick<Values, 'sampling' | 'keep' | 'points'>, fallback: Sampling): Sampling {
+export function samplingFromFlags(values: Pick<ExplainFlagValues, 'sampling' | 'keep' | 'points'>, fallback: Sampling): Sampling {
   if (values.sampling === undefined && values.keep === undefined && values.points === undefined) return fallback;
   const kind = oneOf(values.sampling, '--sampling', ['grid', 'stratified', 'adaptive'] as const, fallback.kind === 'grid' ? 'grid' : fallback.kind);
   if (kind === 'grid') {
@@ -136,21 +137,18 @@ export interface ExplainSetup extends LibraryExplainSetup {
 }
 
 /**
- * Parses the shared options and opens the run (createExplainSetup); usage errors name the flag.
- * Before any model is loaded, --out is checked (not a file, creatable, writable), locked against a
- * second run, and refused if it holds a finished run's outputs (`guard.finished`) without --force;
- * the lock is released by dispose, or here if opening the run fails.
+ * The explanation options the flags ask for (head, class, score, occlusion geometry, sampling,
+ * face): what changes the maps. Usage errors name the flag. Shared by setupExplain and by
+ * `csm queue submit` / `csm worker`, which parse a chunk's flags exactly as csm cms does.
  */
-export async function setupExplain(values: Values, guard: OutputGuard = {}, defaults: { sampling?: Sampling } = {}): Promise<ExplainSetup> {
-  if (!values.model) throw new UsageError('--model is required (a zoo name such as emotion, or FILE.onnx)');
-  if (!values.out) throw new UsageError('--out DIR is required');
+export function explainOptionsFromFlags(values: ExplainFlagValues, defaults: { sampling?: Sampling } = {}): Partial<ExplainOptions> {
   let face;
   try { face = parseFaceChoice(values.face ?? 'largest'); } catch (e) { throw new UsageError((e as Error).message); }
   if (face === 'all') throw new UsageError('--face all is for csm align; saliency uses one face per photo (largest or N)');
   const cropScale = Number(values['crop-scale'] ?? DEFAULT_EXPLAIN.cropScale);
   if (!(cropScale >= 0.5 && cropScale <= 4)) throw new UsageError(`--crop-scale takes a number from 0.5 to 4, got "${values['crop-scale']}"`);
   const sampling = samplingFromFlags(values, defaults.sampling ?? { kind: 'grid' });
-  const explain: Partial<ExplainOptions> = {
+  return {
     ...(sampling.kind !== 'grid' ? { sampling } : {}),
     ...(values.head ? { head: values.head } : {}),
     ...(values.class ? { className: values.class } : {}),
@@ -163,6 +161,18 @@ export async function setupExplain(values: Values, guard: OutputGuard = {}, defa
     cropScale,
     face,
   };
+}
+
+/**
+ * Parses the shared options and opens the run (createExplainSetup); usage errors name the flag.
+ * Before any model is loaded, --out is checked (not a file, creatable, writable), locked against a
+ * second run, and refused if it holds a finished run's outputs (`guard.finished`) without --force;
+ * the lock is released by dispose, or here if opening the run fails.
+ */
+export async function setupExplain(values: ExplainFlagValues, guard: OutputGuard = {}, defaults: { sampling?: Sampling } = {}): Promise<ExplainSetup> {
+  if (!values.model) throw new UsageError('--model is required (a zoo name such as emotion, or FILE.onnx)');
+  if (!values.out) throw new UsageError('--out DIR is required');
+  const explain = explainOptionsFromFlags(values, defaults);
   const batch = values.batch === undefined || values.batch === 'auto' ? undefined : int(values.batch, '--batch', undefined, 1, 4096);
   // Before anything loads Dawn: the Vulkan loader reads these variables once.
   const icd = configureVulkanIcd(values['vulkan-icd']);

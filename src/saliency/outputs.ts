@@ -149,6 +149,18 @@ export interface ComputedCms {
 const defaultCisStem = (file: string, index: number): string => `cis-${String(index + 1).padStart(4, '0')}-${basename(file, extname(file))}`;
 
 /**
+ * What a CMS run's checkpoint records as its fingerprint: the parameters that determine the maps
+ * and the kind of job. Runs (and shards, and queue chunks) with equal fingerprints resume and
+ * merge into one; csm merge and csm queue collect compare them.
+ */
+export function cmsFingerprint(setup: Pick<ExplainSetup, 'params'>, job: Pick<CmsJob, 'mode' | 'shard'>): Record<string, unknown> {
+  // τ cancels in every drop c·(cos − τ) − c·(cos* − τ), so the mode's kind is enough.
+  // A shard (--shard K/N) is part of it: resuming with another shard is refused by name, and
+  // csm merge reads it to check that the shards of a split are all there, once each.
+  return { ...setup.params, mode: job.mode['kind'], ...(job.shard ? { shard: job.shard } : {}) };
+}
+
+/**
  * The CMS of a job (Eq. 6) in `dir`: runCms with checkpoints in `dir/checkpoint`, then
  * writeCmsOutputs. Maps are comparable (and resumable, mergeable) when the model, the parameters
  * and the kind of φ agree, which is the checkpoint's fingerprint; the image list is checked apart.
@@ -171,10 +183,7 @@ export async function computeCms(setup: ExplainSetup, job: CmsJob, dir: string, 
   const outsidePhoto = { points: 0, images: 0 };
   const cisStems: string[] = [];
   const stem = options.cisStem ?? defaultCisStem;
-  // τ cancels in every drop c·(cos − τ) − c·(cos* − τ), so the mode's kind is enough.
-  // A shard (--shard K/N) is part of it: resuming with another shard is refused by name, and
-  // csm merge reads it to check that the shards of a split are all there, once each.
-  const fingerprint = { ...setup.params, mode: job.mode['kind'], ...(job.shard ? { shard: job.shard } : {}) };
+  const fingerprint = cmsFingerprint(setup, job);
   const run = await runCms(job.items, job.explain, setup.explainer.canonicalSize, {
     checkpointDir: join(dir, 'checkpoint'),
     checkpointEvery: options.checkpointEvery ?? 25,
