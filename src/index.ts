@@ -9,7 +9,7 @@ export { sampleFaces, samplePairs } from './samples/faces.js';
 export * from './saliency/index.js';
 export { createExplainSetup, runInfo, type ExplainSetup, type ExplainSetupOptions } from './saliency/setup.js';
 export { classificationJob, galleryJob, pairsJob, selfReferenceJob, type CmsJob, type GalleryOptions } from './saliency/jobs.js';
-export { computeCms, pointsOutsidePhoto, writeCisOutputs, writeCmsOutputs, type CmsOutputInfo, type ComputeCmsOptions, type ComputedCms } from './saliency/outputs.js';
+export { cmsFingerprint, computeCms, pointsOutsidePhoto, writeCisOutputs, writeCmsOutputs, type CmsOutputInfo, type ComputeCmsOptions, type ComputedCms } from './saliency/outputs.js';
 export { cpuOpener, engineNames, engineOpener, openEngine, registerEngine, NoEngineError } from './engine/registry.js';
 export { batchCandidates, tuneBatch, type BatchTuning } from './engine/batch.js';
 export * from './pipeline/index.js';

@@ -27,6 +27,9 @@ const COMMANDS: Record<string, Command> = {
   compare: { run: compareCommand, summary: 'two CMS side by side (two models, or two groups of images) with intervals and a significance mask' },
   paper: { run: paperCommand, summary: 'the paper\'s analyses in one run: five tasks (Fig. 1), gender models compared, head-pose bins, the eye-region question' },
   merge: { run: mergeCommand, summary: 'merge CMS runs over disjoint image sets, exactly' },
+  // BullMQ and ioredis load only for these two.
+  queue: { run: async (args) => (await import('./queue.js')).queueCommand(args), summary: 'a CMS run spread over workers by a job queue on Redis: submit, status, collect' },
+  worker: { run: async (args) => (await import('./worker.js')).workerCommand(args), summary: 'explain queued chunks (csm queue submit), on any number of machines' },
   align: { run: alignCommand, summary: 'find faces, fit the 468-point mesh, warp each face to the canonical face' },
   models: { run: modelsCommand, summary: 'list, inspect and convert face models (the zoo, or any TF.js graph model)' },
   doctor: { run: async (args) => (await import('./doctor.js')).doctorCommand(args), summary: 'which GPU csm can use; if none, why not and the fix (Vulkan driver, NVIDIA containers)' },

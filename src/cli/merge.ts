@@ -2,7 +2,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { coverageMask, CsmError, fingerprintDiff, loadAccumulator, versions, writeCanonicalMap, type CmsAccumulator, type ShardInfo } from '../index.js';
+import { coverageMask, CsmError, fingerprintDiff, loadAccumulator, versions, writeCanonicalMap, type CmsAccumulator, type ShardInfo, type WrittenMap } from '../index.js';
 import { openOutput } from './out.js';
 import { EXIT, UsageError, print } from './output.js';
 import { spaceFromParams } from './space.js';
@@ -50,20 +50,44 @@ export async function mergeCommand(args: string[]): Promise<number> {
     if (merged!.images === 0) throw new CsmError(`no image was explained in any of the ${positionals.length} shards (all empty)`);
     // One run lists its images in list order; where that order was sorted (a folder), so is the merge's.
     const sorted = loaded.every((l) => l.split?.sorted);
-    const images = sorted ? [...merged!.ids].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)) : merged!.ids;
-    const { mode, ...params } = loaded[0]!.params as Record<string, unknown> & { canonicalSize?: number };
-    const space = await spaceFromParams(params, merged!.size);
-    // Stratified sampling (recorded in the params): the CMS is sum / coverage, as csm cms writes it.
-    const stratified = (params['sampling'] as { kind?: string } | undefined)?.kind === 'stratified';
-    const written = await writeCanonicalMap(out, 'cms', stratified ? merged!.meanCovered() : merged!.mean(), { ...space, mask: coverageMask(merged!.coverage) }, {
-      kind: 'CMS', merged: positionals, ...(shards ? { shards } : {}), mode: { kind: mode }, params, run: { versions: versions() },
-      counts: { explained: merged!.images }, estimator: stratified ? 'sum / coverage (stratified sampling)' : 'sum / images (Eq. 6)', images,
-    });
+    const written = await writeMergedCms(out, merged!, loaded[0]!.params, { sorted, sidecar: { merged: positionals, ...(shards ? { shards } : {}) } });
     print(`merged ${positionals.length} shards, ${merged!.images} images → ${written.files.find((f) => f.endsWith('-overlay.png'))}`);
   } finally {
     await lock.release();
   }
   return EXIT.ok;
+}
+
+/** What a merged CMS's cms.json records beyond the map: placed before and after the parameters. */
+export interface MergedRecord {
+  /** Whether the images were listed sorted (a folder): the sidecar's image list is then sorted, as csm cms lists it. */
+  sorted: boolean;
+  /** Fields after "kind" (what was merged). */
+  sidecar: Record<string, unknown>;
+  /** The mode beyond its kind (e.g. the images' source). */
+  mode?: Record<string, unknown>;
+  /** Counts beyond "explained". */
+  counts?: Record<string, unknown>;
+  /** Fields after the estimator (e.g. skipped files). */
+  extra?: Record<string, unknown>;
+}
+
+/**
+ * Writes a merged accumulator as csm cms writes a run (cms.npy, the figures, cms-regions.md,
+ * cms.json): the map is sum / images, or sum / coverage under stratified sampling, on the canonical
+ * space the fingerprint's parameters describe. Shared by csm merge and csm queue collect.
+ */
+export async function writeMergedCms(out: string, merged: CmsAccumulator, fingerprint: Record<string, unknown>, record: MergedRecord): Promise<WrittenMap> {
+  const images = record.sorted ? [...merged.ids].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)) : merged.ids;
+  const { mode, ...params } = fingerprint as Record<string, unknown> & { canonicalSize?: number };
+  const space = await spaceFromParams(params, merged.size);
+  // Shards of the first stratified runs (params.sampling.cms, before sampled CIS maps were
+  // reconstructed over the dense plan) wrote sum / coverage; every other run writes sum / images.
+  const stratified = /^sum \/ coverage/.test(String((params['sampling'] as { cms?: unknown } | undefined)?.cms ?? ''));
+  return writeCanonicalMap(out, 'cms', stratified ? merged.meanCovered() : merged.mean(), { ...space, mask: coverageMask(merged.coverage) }, {
+    kind: 'CMS', ...record.sidecar, mode: { kind: mode, ...record.mode }, params, run: { versions: versions() },
+    counts: { explained: merged.images, ...record.counts }, estimator: stratified ? 'sum / coverage (stratified sampling)' : 'sum / images (Eq. 6)', ...record.extra, images,
+  });
 }
 
 interface LoadedShard { shard: string; split: ShardInfo | undefined }
