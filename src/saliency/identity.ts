@@ -35,9 +35,9 @@ const IMPOSTOR = ['0', 'false', 'different', 'impostor', 'no'];
 
 /**
  * `image1,image2,same` per line; same: 1/0, true/false, same/different, genuine/impostor or
- * yes/no, in any case. A first line whose third column is none of these, and whose first column
- * is no file name, is a header, as deepface's
- * `master.csv` (`file_x,file_y,Decision` with `Yes`/`No`). CRLF line ends and a UTF-8 byte-order
+ * yes/no, in any case. A first line whose first column is no file name (no extension) is a
+ * header, as `image1,image2,same` or deepface's `master.csv` (`file_x,file_y,Decision` with
+ * `Yes`/`No`). CRLF line ends and a UTF-8 byte-order
  * mark are accepted. Paths are relative to the CSV's folder.
  */
 export async function readPairs(csv: string): Promise<Pair[]> {
@@ -55,8 +55,9 @@ export async function readPairs(csv: string): Promise<Pair[]> {
     const cols = t.split(',').map((c) => c.trim());
     const flag = (cols[2] ?? '').toLowerCase();
     const known = GENUINE.includes(flag) || IMPOSTOR.includes(flag);
-    // A header's first column is no file name (deepface: file_x); a first line naming files is data.
-    const header = first && !known && !/\.[a-z0-9]+$/i.test(cols[0] ?? '');
+    // A header's first column is no file name (image1, deepface's file_x); a first line naming a file is data.
+    // (Its third column cannot tell: "same" is both a flag and the usual header.)
+    const header = first && !/\.[a-z0-9]+$/i.test(cols[0] ?? '');
     first = false;
     if (header) return;
     if (cols.length !== 3) throw new CsmError(`"${csv}" line ${k + 1}: expected image1,image2,same`);

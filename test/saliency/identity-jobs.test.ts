@@ -41,6 +41,9 @@ test('pairs CSV: deepface master.csv (file_x,file_y,Decision, Yes/No, CRLF) and 
   // No header, mixed case, old Mac line ends.
   writeFileSync(join(dir, 'mixed.csv'), 'a.jpg,b.jpg,NO\ra.jpg,c.jpg,TRUE\ra.jpg,d.jpg,Different\r');
   assert.equal((await readPairs(join(dir, 'mixed.csv'))).map((p) => p.same), [false, true, false]);
+  // The usual header, whose third column "same" is also a flag, is a header all the same.
+  writeFileSync(join(dir, 'plain.csv'), 'image1,image2,same\na.jpg,b.jpg,1\n');
+  assert.is((await readPairs(join(dir, 'plain.csv'))).length, 1);
   writeFileSync(join(dir, 'bad.csv'), 'file_x,file_y,Decision\r\na.jpg,b.jpg,perhaps\r\n');
   await readPairs(join(dir, 'bad.csv')).then(() => assert.unreachable(), (e: Error) => assert.match(e.message, /line 2: "perhaps" is not/));
 });
