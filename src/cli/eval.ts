@@ -53,7 +53,7 @@ The CMS is the verification CMS over the pairs (the same canonical point occlude
 photos), out of fold; Grad-CAM and Grad-CAM++ differentiate the cosine, Score-CAM scores φ.
 A data set without identities can use impostor neighbours, each photo against the next one in
 sorted order (relative paths are read from the CSV's folder):
-  ls DIR | sort | awk '{f[NR]=$0} END{for(i=1;i<=NR;i++) print f[i]","f[i%NR+1]",0}' > DIR/pairs.csv
+  ls DIR | sort | awk '{f[NR]=$0} END{for(i=1;i<=NR;i++) print f[i] "," f[i%NR+1] ",0"}' > DIR/pairs.csv
 
 Methods (--methods; every model they run goes through the chosen --backend):
 ${methodsHelp()}
@@ -181,7 +181,7 @@ export async function evalCommand(args: string[]): Promise<number> {
       : await evaluate(setup.explainer, methods, files, options);
     if (pairsSkipped.length) result.skipped.unshift(...pairsSkipped);
     const phi = result.phi ?? 'φ = the predicted class\'s probability';
-    const table = evaluationMarkdown(result);
+    const table = evaluationMarkdown(result, threshold ? 'pairs' : 'images');
     const groups = [result.scores.map((s) => s.averageDrop), result.scores.map((s) => s.increase), result.scores.map((s) => s.win)];
     const intervals = [result.scores.map((s) => s.intervals.averageDrop), result.scores.map((s) => s.intervals.increase), result.scores.map((s) => s.intervals.win)];
     await writeFile(join(setup.out, 'eval-metrics.png'), rgbaPng(intervalBarChart(groups, { max: 100, intervals, groupLabels: ['Average Drop %', '% Increase', 'Win %'], legend: result.methods, yLabel: '% (whiskers: 95 % bootstrap intervals)' })));
