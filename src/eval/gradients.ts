@@ -2,9 +2,11 @@
  * Exact gradients of a score with respect to an intermediate feature map, for Grad-CAM and
  * Grad-CAM++, with no autodiff runtime: the ONNX nodes between the feature map and the output (the
  * "suffix") are run by onnxruntime with every intermediate tensor exposed, and their backward rules
- * are applied here in reverse order, in float64. Only the op types that follow the last
- * convolution in face models are differentiated; any other op in the suffix is a clear error that
- * names it (choose a later layer).
+ * are applied here in reverse order, in float64. Only the op types that follow the CAM layer in
+ * the zoo's face models are differentiated: pooling and dense heads, the age-in-decades
+ * log-sum-exp (ReduceMax, Exp, Log), GEAR's global max pooling, and the face mesh's last Conv with
+ * csm's analytic head-pose head (Slice, Atan, Neg); any other op in the suffix is a clear error
+ * that names it (choose a later layer).
  */
 import { CsmError } from '../errors.js';
 import type { OnnxAttribute, OnnxModel, OnnxNode } from '../models/onnx/model.js';
