@@ -88,6 +88,8 @@ export async function ablateCommand(args: string[]): Promise<number> {
   if (values.help) { print(ABLATE_HELP); return EXIT.ok; }
   if (!values.images) throw new UsageError('ablate needs --images DIR|LIST');
   const studies = parseStudies(values.studies);
+  // The studies run every point of their own plans (src/eval/ablation.ts); a sampling would be ignored.
+  if (values.sampling !== undefined || values.keep !== undefined || values.points !== undefined) throw new UsageError('csm ablate runs every occlusion point of its studies; --sampling, --keep and --points are for csm cis, cms and compare');
   const setup = await setupExplain(values, { finished: ['ablate.json'] });
   try {
     const files = await listImages(values.images);

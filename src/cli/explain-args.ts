@@ -10,7 +10,7 @@ import {
 } from '../index.js';
 import { openOutput, type OutputGuard } from './out.js';
 import { UsageError, warn } from './output.js';
-import { parseKeep, type Sampling } from '../saliency/sampling.js';
+import { DEFAULT_KEEP, parseKeep, parsePoints, type Sampling } from '../saliency/sampling.js';
 import { SPEC_HELP, SPEC_OPTIONS, specFromFlags } from './spec-flags.js';
 
 export const EXPLAIN_OPTIONS = {
@@ -24,6 +24,7 @@ export const EXPLAIN_OPTIONS = {
   stride: { type: 'string' },
   sampling: { type: 'string' },
   keep: { type: 'string' },
+  points: { type: 'string' },
   'canonical-size': { type: 'string' },
   crop: { type: 'string' },
   'crop-scale': { type: 'string' },
@@ -51,14 +52,20 @@ Occlusion (Algorithm 1):
   --fill black|gray|mean  patch fill in pixel space (mean: the image's mean colour) [default: black]
   --stride N              own mesh: canonical grid spacing in canonical pixels (4 → ~2,100 points
                           at size 256); --alignment: every N-th vertex (20 = the paper)  [default: 4]
-  --sampling grid|stratified
-                          grid: every point of --stride; stratified: each image runs 1/k of
-                          them, one of k evenly spread strata chosen by SHA-256 of the image id
-                          (k× fewer passes; the CMS is then sum / coverage). On 28–83 images
-                          the CMS kept r ≥ 0.996 to the dense one at k = 2 and r ≈ 0.99
-                          (0.989–0.998) at k = 4 (emotion, gender; bench/results/sampling-*.md);
-                          a single CIS loses more                             [default: grid]
-  --keep 1/k              stratified share, k = 2, 4, 8, 16, 32 or 64              [default: 1/4]
+  --sampling grid|stratified|adaptive
+                          which of the --stride points each image runs. grid: all of them.
+                          stratified: an evenly spread share (a lattice chosen from SHA-256 of the
+                          file name, so images differ and runs stay resumable and mergeable).
+                          adaptive: 3/4 of --points that way, then rounds of whole batches where
+                          the measured drops change most. A sampled CIS is reconstructed over the
+                          whole grid (unmeasured drops imputed from their measured neighbours);
+                          the CMS stays sum / images. On csm-celeba100 (emotion, gender; 99
+                          images) 1/4 of the passes kept CIS r 0.981–0.986 and CMS r ≥ 0.998, 1/8
+                          CMS r ≥ 0.996; adaptive did not beat stratified at equal passes
+                          (bench/results/sampling-celeba100.md)
+                                      [default: grid; csm cms: stratified 1/${DEFAULT_KEEP}]
+  --keep 1/k              stratified share, k = 2, 4, 8, 16, 32 or 64            [default: 1/${DEFAULT_KEEP}]
+  --points N              occlusions per image instead (stratified or adaptive; adaptive needs it)
   --canonical-size N      side H_F of the canonical face and maps                    [default: 256]
   --crop face|full        model input: a square around the face, or the whole photo resized
                                                                                   [default: face]
@@ -97,6 +104,32 @@ function oneOf<T extends string>(v: string | undefined, flag: string, allowed: r
   return v as T;
 }
 
+/**
+ * --sampling, --keep and --points (usage errors name the flag); without --sampling, `fallback`
+ * (the command's default: csm cms samples, the other commands run the grid).
+ */
+export function samplingFromFlags(values: Pick<Values, 'sampling' | 'keep' | 'points'>, fallback: Sampling): Sampling {
+  if (values.sampling === undefined && values.keep === undefined && values.points === undefined) return fallback;
+  const kind = oneOf(values.sampling, '--sampling', ['grid', 'stratified', 'adaptive'] as const, fallback.kind === 'grid' ? 'grid' : fallback.kind);
+  if (kind === 'grid') {
+    if (values.keep !== undefined || values.points !== undefined) throw new UsageError(`${values.keep !== undefined ? '--keep' : '--points'} goes with --sampling stratified or adaptive; --sampling grid runs every point`);
+    return { kind: 'grid' };
+  }
+  try {
+    if (kind === 'adaptive') {
+      if (values.keep !== undefined) throw new UsageError('--keep goes with --sampling stratified; adaptive sampling takes --points N');
+      if (values.points === undefined) throw new UsageError('--sampling adaptive needs --points N (occlusions per image)');
+      return { kind: 'adaptive', points: parsePoints(values.points) };
+    }
+    if (values.keep !== undefined && values.points !== undefined) throw new UsageError('give --keep 1/k or --points N, not both');
+    if (values.points !== undefined) return { kind: 'stratified', points: parsePoints(values.points) };
+    const keep = values.keep !== undefined ? parseKeep(values.keep) : fallback.kind === 'stratified' && 'keep' in fallback ? fallback.keep : DEFAULT_KEEP;
+    return { kind: 'stratified', keep };
+  } catch (e) {
+    throw e instanceof UsageError ? e : new UsageError((e as Error).message);
+  }
+}
+
 /** The library's setup plus the output folder the command writes into (locked until dispose). */
 export interface ExplainSetup extends LibraryExplainSetup {
   out: string;
@@ -108,7 +141,7 @@ export interface ExplainSetup extends LibraryExplainSetup {
  * second run, and refused if it holds a finished run's outputs (`guard.finished`) without --force;
  * the lock is released by dispose, or here if opening the run fails.
  */
-export async function setupExplain(values: Values, guard: OutputGuard = {}): Promise<ExplainSetup> {
+export async function setupExplain(values: Values, guard: OutputGuard = {}, defaults: { sampling?: Sampling } = {}): Promise<ExplainSetup> {
   if (!values.model) throw new UsageError('--model is required (a zoo name such as emotion, or FILE.onnx)');
   if (!values.out) throw new UsageError('--out DIR is required');
   let face;
@@ -116,12 +149,7 @@ export async function setupExplain(values: Values, guard: OutputGuard = {}): Pro
   if (face === 'all') throw new UsageError('--face all is for csm align; saliency uses one face per photo (largest or N)');
   const cropScale = Number(values['crop-scale'] ?? DEFAULT_EXPLAIN.cropScale);
   if (!(cropScale >= 0.5 && cropScale <= 4)) throw new UsageError(`--crop-scale takes a number from 0.5 to 4, got "${values['crop-scale']}"`);
-  const samplingKind = oneOf(values.sampling, '--sampling', ['grid', 'stratified'] as const, 'grid');
-  if (values.keep !== undefined && samplingKind !== 'stratified') throw new UsageError('--keep goes with --sampling stratified');
-  let sampling: Sampling = { kind: 'grid' };
-  if (samplingKind === 'stratified') {
-    try { sampling = { kind: 'stratified', keep: parseKeep(values.keep ?? '1/4') }; } catch (e) { throw new UsageError((e as Error).message); }
-  }
+  const sampling = samplingFromFlags(values, defaults.sampling ?? { kind: 'grid' });
   const explain: Partial<ExplainOptions> = {
     ...(sampling.kind !== 'grid' ? { sampling } : {}),
     ...(values.head ? { head: values.head } : {}),

@@ -53,8 +53,9 @@ export async function mergeCommand(args: string[]): Promise<number> {
     const images = sorted ? [...merged!.ids].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)) : merged!.ids;
     const { mode, ...params } = loaded[0]!.params as Record<string, unknown> & { canonicalSize?: number };
     const space = await spaceFromParams(params, merged!.size);
-    // Stratified sampling (recorded in the params): the CMS is sum / coverage, as csm cms writes it.
-    const stratified = (params['sampling'] as { kind?: string } | undefined)?.kind === 'stratified';
+    // Shards of the first stratified runs (params.sampling.cms, before sampled CIS maps were
+    // reconstructed over the dense plan) wrote sum / coverage; every other run writes sum / images.
+    const stratified = /^sum \/ coverage/.test(String((params['sampling'] as { cms?: unknown } | undefined)?.cms ?? ''));
     const written = await writeCanonicalMap(out, 'cms', stratified ? merged!.meanCovered() : merged!.mean(), { ...space, mask: coverageMask(merged!.coverage) }, {
       kind: 'CMS', merged: positionals, ...(shards ? { shards } : {}), mode: { kind: mode }, params, run: { versions: versions() },
       counts: { explained: merged!.images }, estimator: stratified ? 'sum / coverage (stratified sampling)' : 'sum / images (Eq. 6)', images,

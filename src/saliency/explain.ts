@@ -8,11 +8,11 @@ import type { FaceChoice } from '../face/align.js';
 import type { ExternalAlignment } from '../face/external.js';
 import type { CanonicalFrame } from '../face/types.js';
 import { invertAffine, printableName, type RgbImage } from '../image/index.js';
-import type { EngineSession } from '../engine/types.js';
+import type { CisRequest, EngineSession } from '../engine/types.js';
 import { selectHead, type HeadSpec, type ModelSpec } from '../models/spec.js';
-import { computeCis } from './loop.js';
 import { buildPlan, fillValues } from './plan.js';
-import { meanSpacing, samplePlan, stratumKey, type Sampling } from './sampling.js';
+import { meanSpacing, stratumKey, type Sampling } from './sampling.js';
+import { sampledCis } from './sampled.js';
 import { ImagePreparer, type PreparedImage } from './prepare.js';
 import { classProbabilities, headScore, resolveClass } from './score.js';
 import type { CisMap, FillKind, OcclusionPlan, ScoreKind, ScoreSpec } from './types.js';
@@ -112,17 +112,28 @@ export class Explainer {
   }
 
   /**
-   * The plan for a prepared image (fill from its mean colour when asked), thinned by the sampling
-   * (stratified: the stratum of `id`, by default the image's item).
+   * The dense plan for a prepared image (fill from its mean colour when asked). A sampling picks
+   * its points from it when the CIS is computed (sampled.ts).
    */
-  plan(prepared: PreparedImage, id: string = prepared.file): OcclusionPlan {
+  plan(prepared: PreparedImage): OcclusionPlan {
     const { image } = prepared;
     const plane = image.width * image.height;
     const mean = [0, 1, 2].map((c) => image.data.subarray(c * plane, (c + 1) * plane).reduce((a, b) => a + b, 0) / plane) as [number, number, number];
-    const dense = buildPlan({ correspondence: prepared.correspondence, input: this.spec.input, patch: this.options.patch, fill: fillValues(this.spec.input, this.options.fill, mean), fillKind: this.options.fill });
-    if (!this.options.sampling || this.options.sampling.kind === 'grid') return dense;
+    return buildPlan({ correspondence: prepared.correspondence, input: this.spec.input, patch: this.options.patch, fill: fillValues(this.spec.input, this.options.fill, mean), fillKind: this.options.fill });
+  }
+
+  /** The dense grid's spacing in canonical pixels: the stride on csm's own mesh, the mean spacing of external points. */
+  private spacing(prepared: PreparedImage): number {
     const c = prepared.correspondence;
-    return samplePlan(dense, this.options.sampling, id, this.external ? meanSpacing(c.canonical, c.count) : this.options.stride);
+    return this.external ? meanSpacing(c.canonical, c.count) : this.options.stride;
+  }
+
+  /**
+   * The occlusion loop over the image's plan under the sampling (sampled.ts), for item `key`
+   * (stratumKey of the file, or of a pair: "a|b"). Returns the points run and the CIS.
+   */
+  private run(req: CisRequest, prepared: PreparedImage, key: string): Promise<{ plan: OcclusionPlan; cis: CisMap }> {
+    return sampledCis(this.session, req, this.options.sampling, key, this.spacing(prepared));
   }
 
   /** The model's prediction on the unoccluded I, and the score spec φ that explains it. */
@@ -144,8 +155,8 @@ export class Explainer {
     const plan = this.plan(prepared);
     if (plan.count === 0) throw new CsmError(`"${printableName(file)}": no correspondence point falls inside the model input`);
     const { prediction, score } = await this.predict(prepared);
-    const cis = await computeCis(this.session, { input: prepared.tensor, plan, score, source: { photo: prepared.photo, toSource: invertAffine(prepared.toInput) } });
-    return { prepared, plan, score, prediction, cis };
+    const run = await this.run({ input: prepared.tensor, plan, score, source: { photo: prepared.photo, toSource: invertAffine(prepared.toInput) } }, prepared, stratumKey(file));
+    return { prepared, plan: run.plan, score, prediction, cis: run.cis };
   }
 
   /** The head's output for a prepared image (an embedding, for identity heads). */
@@ -166,8 +177,8 @@ export class Explainer {
     const plan = this.plan(prepared);
     if (plan.count === 0) throw new CsmError(`"${printableName(file)}": no correspondence point falls inside the model input`);
     const score: ScoreSpec = { output: this.head.output, kind: 'cosine-max', index: 0, references };
-    const cis = await computeCis(this.session, { input: prepared.tensor, plan, score });
-    return { prepared, plan, score, prediction: { head: this.head.name, label: identity }, cis };
+    const run = await this.run({ input: prepared.tensor, plan, score }, prepared, stratumKey(file));
+    return { prepared, plan: run.plan, score, prediction: { head: this.head.name, label: identity }, cis: run.cis };
   }
 
   /**
@@ -191,12 +202,12 @@ export class Explainer {
     const [pa, pb] = [keep(a), keep(b)];
     // One id for both plans, so that a sampled pair still occludes the same points in both.
     const pairId = `${stratumKey(file1)}|${stratumKey(file2)}`;
-    const plan = this.plan(pa, pairId);
-    const plan2 = this.plan(pb, pairId);
+    const plan = this.plan(pa);
+    const plan2 = this.plan(pb);
     if (plan.count === 0) throw new CsmError(`pair "${file1}", "${file2}": no correspondence point falls inside both model inputs`);
     const score: ScoreSpec = { output: this.head.output, kind: 'cosine-max', index: 0, pair: { c: genuine ? 1 : -1, tau } };
-    const cis = await computeCis(this.session, { input: pa.tensor, plan, score, pair: { input: pb.tensor, plan: plan2 } });
-    return { prepared: pa, plan, score, prediction: { head: this.head.name, label: genuine ? 'genuine' : 'impostor' }, cis };
+    const run = await this.run({ input: pa.tensor, plan, score, pair: { input: pb.tensor, plan: plan2 } }, pa, pairId);
+    return { prepared: pa, plan: run.plan, score, prediction: { head: this.head.name, label: genuine ? 'genuine' : 'impostor' }, cis: run.cis };
   }
 
   async dispose(): Promise<void> {

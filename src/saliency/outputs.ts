@@ -19,7 +19,6 @@ import type { FrontEnd } from '../pipeline/frontend.js';
 import { runCms, type CmsProgress, type CmsRunResult, type SkippedImage } from './cms-run.js';
 import type { CisResult } from './explain.js';
 import type { CmsJob } from './jobs.js';
-import { usesCoveredMean } from './sampling.js';
 import { runInfo, type ExplainSetup } from './setup.js';
 
 /**
@@ -48,9 +47,12 @@ export async function writeCisOutputs(setup: ExplainSetup, dir: string, result: 
   ]);
 }
 
-/** The CMS a run writes: sum / images (Eq. 6), or sum / coverage under stratified sampling. */
-export function cmsMap(setup: Pick<ExplainSetup, 'options'>, acc: CmsRunResult['acc']): Float32Array {
-  return usesCoveredMean(setup.options.sampling) ? acc.meanCovered() : acc.mean();
+/**
+ * The CMS a run writes: sum / images (Eq. 6). A sampled image's CIS is reconstructed over the
+ * dense plan (sampled.ts), so it covers the face like a dense one and counts as one image.
+ */
+export function cmsMap(acc: CmsRunResult['acc']): Float32Array {
+  return acc.mean();
 }
 
 export interface CmsOutputInfo {
@@ -60,6 +62,8 @@ export interface CmsOutputInfo {
   predictions?: Record<string, number>;
   /** A title recorded in the sidecar (the demo's task). */
   task?: string;
+  /** Why the run samples as it does (see ComputeCmsOptions.samplingNote). */
+  samplingNote?: string;
   /** The front end that prepared the images (pipeline/), as described in logs. */
   frontEnd?: string;
   /** Occlusion points whose centre lay outside the photo (the crop reached past its edge), and in how many images. */
@@ -92,11 +96,11 @@ export async function writeCmsOutputs(setup: ExplainSetup, dir: string, run: Omi
   if (acc.images === 0) throw new CsmError(`every image was skipped:\n  ${skipped.map((s) => `${printableName(s.file)}: ${s.cause}`).join('\n  ')}`);
   const chart = join(dir, 'cms-convergence.png');
   const curve = acc.convergence.map((c) => [c.images, c.change] as [number, number]);
-  // Stratified sampling: each image measured 1/k of the points, so the CMS is sum / coverage.
-  const rendered = canonicalMapFiles(dir, 'cms', cmsMap(setup, run.acc), { ...setup.space, mask: coverageMask(acc.coverage) }, {
+  const rendered = canonicalMapFiles(dir, 'cms', cmsMap(run.acc), { ...setup.space, mask: coverageMask(acc.coverage) }, {
     kind: 'CMS', task: info.task, mode: job.mode, ...(job.shard ? { shard: job.shard } : {}), params: setup.params, run: { ...runInfo(setup), ...(info.frontEnd ? { frontEnd: info.frontEnd } : {}), seconds: run.seconds, ...(run.timing ? { timing: run.timing } : {}), resumedAt: run.resumedAt },
     counts: { listed: job.items.length + job.skippedBefore.length, explained: acc.images, skipped: skipped.length, ...(info.outsidePhoto ? { pointsOutsidePhoto: info.outsidePhoto } : {}) },
-    estimator: usesCoveredMean(setup.options.sampling) ? 'sum / coverage (stratified sampling)' : 'sum / images (Eq. 6)',
+    estimator: 'sum / images (Eq. 6)',
+    ...(info.samplingNote ? { samplingNote: info.samplingNote } : {}),
     predictions: run.resumedAt === 0 ? info.predictions : undefined,
     skipped, images: acc.ids, convergence: acc.convergence,
   });
@@ -118,6 +122,8 @@ export interface ComputeCmsOptions {
   cisStem?: (file: string, index: number) => string;
   /** A title recorded in the sidecar. */
   task?: string;
+  /** Why the run samples as it does (recorded in the sidecar beside params.sampling), e.g. a command's default. */
+  samplingNote?: string;
   onProgress?: (p: CmsProgress) => void;
   onWarning?: (message: string) => void;
   /**
@@ -191,9 +197,9 @@ export async function computeCms(setup: ExplainSetup, job: CmsJob, dir: string, 
     },
   });
   const written = await writeCmsOutputs(setup, dir, run, {
-    job, predictions, ...(options.task ? { task: options.task } : {}), ...(options.frontEnd ? { frontEnd: options.frontEnd.description } : {}),
+    job, predictions, ...(options.task ? { task: options.task } : {}), ...(options.samplingNote ? { samplingNote: options.samplingNote } : {}), ...(options.frontEnd ? { frontEnd: options.frontEnd.description } : {}),
     // Counted over the images explained in this process, like the predictions.
     ...(run.resumedAt === 0 ? { outsidePhoto } : {}),
   });
-  return { run, map: cmsMap(setup, run.acc), skipped: [...job.skippedBefore, ...run.skipped], predictions, written, cisStems };
+  return { run, map: cmsMap(run.acc), skipped: [...job.skippedBefore, ...run.skipped], predictions, written, cisStems };
 }

@@ -3,40 +3,59 @@
  * run, decided as part of the plan (the plan is data; the occlusion loop does not change).
  *
  * - `grid`: every point of the plan (the dense grid of `--stride`), as before.
- * - `stratified` with `keep` = k: every dense point belongs to one of k strata by its canonical
- *   position alone, and each image runs only the points of ONE stratum, chosen from its id:
+ * - `stratified`: each image runs an evenly spread share of the dense points, in a fixed order:
  *
  *       cell (cx, cy) = round((u − o) / s), round((v − o) / s)   (s: the dense grid's spacing,
  *                                                                  o = ⌊s/2⌋ + 0.5 its origin)
- *       tile shape a × b with a · b = k (a = 2^⌈log2 k / 2⌉: 2→2×1, 4→2×2, 8→4×2, 16→4×4)
- *       stratum(point) = (cx mod a) + a · (cy mod b)
- *       stratum(image) = uint32be(first 4 bytes of SHA-256("csm-stratum:" + key)) mod k,
+ *       offset (ox, oy) = bytes 0 and 1 of SHA-256("csm-stratum:" + key), each mod 8,
  *       key = the item's file name (the part after the last / or \\, "#N" kept), so that the
- *       stratum does not change with how the folder is spelled (./imgs, /abs/imgs) or moved;
+ *       choice does not change with how the folder is spelled (./imgs, /abs/imgs) or moved;
  *       a pair's key is its two file names joined by "|"
+ *       rank(point) = B((cx − ox) mod 8, (cy − oy) mod 8),  B the 8 × 8 Bayer matrix (0 … 63)
  *
- *   So a stratum is the dense grid thinned to a regular lattice of spacing a·s × b·s (one cell per
- *   tile), shifted by its offset inside the tile: every image's points are spread evenly over the
- *   whole face, and the k strata partition the dense points, so across a data set every dense
- *   point is run by about 1/k of the images. With the default geometry (canonical patch ≈ 17 px at
- *   H_F 256, s = 4) one stratum's patches still tile the face for k ≤ 16 (a·s ≤ 16 < 17), so each
- *   sampled CIS covers the face like a dense one and per-pixel coverage stays ≈ the image count.
- *   Deterministic (no state: a function of the id and the canonical positions), hence resumable
- *   and mergeable exactly like grid runs; the parameters are recorded in the sidecar params, which
- *   are the checkpoint fingerprint, so resume and merge refuse a different sampling.
+ *   `--keep 1/k` (k = 2 … 64) runs the points of rank < 64/k: in every 8 × 8 tile of cells the same
+ *   64/k positions, which the Bayer matrix spreads as a regular lattice (k = 4: every second cell
+ *   in x and y; k = 2, 8, 32: the quincunx between), so each image's points cover the whole face.
+ *   `--points N` runs the first N points in order of (rank, tile order, plan index), the tile order
+ *   a fixed hash of the tile: whole lattices first, then the next lattice's points spread over the
+ *   face. Images differ by their offset, so across a data set every dense point is run by about
+ *   1/k of the images.
+ * - `adaptive` (adaptive.ts, sampled.ts): the first 3/4 of the `--points` budget in stratified order, then
+ *   rounds chosen from the drops measured so far.
+ *
+ * A sampled image's CIS is reconstructed on the dense plan (adaptive.ts reconstructCis: the
+ * unmeasured drops imputed from the measured ones, then the dense accumulation), so it covers the
+ * face like a dense CIS and the CMS stays sum / images (Eq. 6). Everything is a function of the
+ * item's name and of the drops, hence resumable and mergeable exactly like grid runs; the
+ * parameters are recorded in the sidecar params, which are the checkpoint fingerprint, so resume
+ * and merge refuse a different sampling.
  */
 import { createHash } from 'node:crypto';
 import { CsmError } from '../errors.js';
+import { planCells } from './adaptive.js';
 import type { OcclusionPlan } from './types.js';
 
-export type SamplingKind = 'grid' | 'stratified';
+export type SamplingKind = 'grid' | 'stratified' | 'adaptive';
 
-export type Sampling = { kind: 'grid' } | { kind: 'stratified'; keep: number };
+/** Stratified: `keep` = k (1/k of the points) or `points` = N per image; adaptive: `points` = N per image. */
+export type Sampling = { kind: 'grid' } | { kind: 'stratified'; keep: number } | { kind: 'stratified'; points: number } | { kind: 'adaptive'; points: number };
 
 export const GRID: Sampling = { kind: 'grid' };
 
-/** The k values `--sampling stratified --keep 1/k` accepts. */
+/** The k values `--keep 1/k` accepts. */
 export const STRATIFIED_KEEPS = [2, 4, 8, 16, 32, 64] as const;
+
+/**
+ * The share `--sampling stratified` keeps without --keep or --points, and csm cms's default
+ * sampling: on csm-celeba100 (bench/results/sampling-celeba100.md) 1/4 kept the CMS at mean
+ * r ≥ 0.993 to the dense CMS from 25 images on for emotion and gender (95 % of random 25-image
+ * sets ≥ 0.989), where 1/8 gets there only from 50 images (gender at 25: 0.990 [0.985, 0.995]);
+ * 1/2 kept r ≥ 0.998 from 10 images on.
+ */
+export const DEFAULT_KEEP = 4;
+
+/** Side of the tile the Bayer ranks repeat over (cells). */
+export const BAYER_SIZE = 8;
 
 /** Parses `--keep 1/k` (or `k`): the share of the dense points each image runs. */
 export function parseKeep(text: string): number {
@@ -48,38 +67,82 @@ export function parseKeep(text: string): number {
   return k;
 }
 
-/** Tile shape a × b (a · b = k, both powers of two, a ≥ b). */
-export function tileShape(k: number): [number, number] {
-  if (!Number.isInteger(k) || k < 1 || (k & (k - 1)) !== 0) throw new CsmError(`stratified sampling needs k a power of two, got ${k}`);
-  const a = 2 ** Math.ceil(Math.log2(k) / 2);
-  return [a, k / a];
+/** Parses `--points N`: forward passes per image for the occlusions (a whole number ≥ 1). */
+export function parsePoints(text: string): number {
+  const n = Number(text);
+  if (!/^\d+$/.test(text.trim()) || !Number.isSafeInteger(n) || n < 1) throw new CsmError(`--points takes a whole number of occlusions per image (at least 1), got "${text}"`);
+  return n;
 }
+
+/**
+ * The Bayer (ordered-dither) matrix of side 2^m: B_1 = [[0, 2], [3, 1]], B_2n = [[4B, 4B + 2],
+ * [4B + 3, 4B + 1]]. Its entries below 4^j form a square lattice of spacing 2^(m−j), those below
+ * 2 · 4^j the quincunx between: every share 1/k of a tile is spread evenly.
+ */
+export function bayerMatrix(side: number): Int32Array {
+  if (side === 1) return Int32Array.of(0);
+  const half = side / 2;
+  const b = bayerMatrix(half);
+  const out = new Int32Array(side * side);
+  for (let y = 0; y < side; y++) {
+    for (let x = 0; x < side; x++) {
+      const q = 4 * b[(y % half) * half + (x % half)]!;
+      out[y * side + x] = q + [0, 2, 3, 1][(y >= half ? 2 : 0) + (x >= half ? 1 : 0)]!;
+    }
+  }
+  return out;
+}
+
+const BAYER = bayerMatrix(BAYER_SIZE);
 
 /** An item's stratum key: its file name (the text after the last / or \\). */
 export function stratumKey(item: string): string {
   return item.split(/[\\/]/).pop()!;
 }
 
-/** The stratum of an image from its key (see stratumKey): SHA-256("csm-stratum:" + key), first 4 bytes big-endian, mod k. */
-export function imageStratum(key: string, k: number): number {
-  return createHash('sha256').update(`csm-stratum:${key}`, 'utf8').digest().readUInt32BE(0) % k;
+/** An image's lattice offset from its key (see stratumKey): bytes 0 and 1 of SHA-256("csm-stratum:" + key), mod 8. */
+export function imageOffset(key: string): [number, number] {
+  const h = createHash('sha256').update(`csm-stratum:${key}`, 'utf8').digest();
+  return [h[0]! % BAYER_SIZE, h[1]! % BAYER_SIZE];
+}
+
+/** A fixed 32-bit hash of a tile (spreads a partial lattice over the face). */
+function tileHash(tx: number, ty: number): number {
+  let h = Math.imul(tx ^ 0x9e3779b9, 0x85ebca6b) ^ Math.imul(ty ^ 0xc2b2ae35, 0x27d4eb2f);
+  h ^= h >>> 15; h = Math.imul(h, 0x2c1b3c6d); h ^= h >>> 12;
+  return h >>> 0;
 }
 
 /**
- * The stratum of each point of a plan from its canonical position (see the module comment).
+ * The Bayer rank (0 … 63) of each plan point for an image offset (see the module comment).
  * `spacing` is the dense grid's spacing s in canonical pixels (csm's own mesh: the stride); for
  * points not on a grid (external alignments) pass the mean spacing, √(bounding box area / count).
  */
-export function pointStrata(canonical: Float32Array, count: number, k: number, spacing: number): Uint8Array {
-  const [a, b] = tileShape(k);
-  const o = Math.floor(spacing / 2) + 0.5;
-  const out = new Uint8Array(count);
-  for (let n = 0; n < count; n++) {
-    const cx = Math.round((canonical[2 * n]! - o) / spacing);
-    const cy = Math.round((canonical[2 * n + 1]! - o) / spacing);
-    out[n] = (((cx % a) + a) % a) + a * (((cy % b) + b) % b);
-  }
-  return out;
+export function pointRanks(canonical: Float32Array, count: number, spacing: number, offset: [number, number]): Uint8Array {
+  const { cx, cy } = planCells(canonical, count, spacing);
+  const m = (v: number): number => ((v % BAYER_SIZE) + BAYER_SIZE) % BAYER_SIZE;
+  return Uint8Array.from({ length: count }, (_, n) => BAYER[m(cy[n]! - offset[1]) * BAYER_SIZE + m(cx[n]! - offset[0])]!);
+}
+
+/**
+ * An image's dense points in stratified order: by rank, then by tile hash, then by plan index.
+ * The first ⌈count/k⌉-ish points (rank < 64/k) are the 1/k lattice; any prefix is spread evenly.
+ */
+export function stratifiedOrder(plan: OcclusionPlan, spacing: number, key: string): { order: number[]; ranks: Uint8Array } {
+  const offset = imageOffset(key);
+  const ranks = pointRanks(plan.canonical, plan.count, spacing, offset);
+  const { cx, cy } = planCells(plan.canonical, plan.count, spacing);
+  const tile = Uint32Array.from({ length: plan.count }, (_, n) => tileHash(Math.floor((cx[n]! - offset[0]) / BAYER_SIZE), Math.floor((cy[n]! - offset[1]) / BAYER_SIZE)));
+  const order = Array.from({ length: plan.count }, (_, n) => n);
+  order.sort((a, b) => ranks[a]! - ranks[b]! || tile[a]! - tile[b]! || a - b);
+  return { order, ranks };
+}
+
+/** The plan indices a stratified sampling runs for an image (in stratified order). */
+export function stratifiedIndices(plan: OcclusionPlan, sampling: Extract<Sampling, { kind: 'stratified' }>, spacing: number, key: string): number[] {
+  const { order, ranks } = stratifiedOrder(plan, spacing, key);
+  if ('keep' in sampling) return order.filter((n) => ranks[n]! < (BAYER_SIZE * BAYER_SIZE) / sampling.keep);
+  return order.slice(0, Math.min(sampling.points, plan.count));
 }
 
 /** Mean spacing of scattered points: √(bounding-box area / finite points) (at least 1; non-finite points skipped). */
@@ -113,102 +176,19 @@ export function subPlan(plan: OcclusionPlan, indices: ArrayLike<number>): Occlus
   return { ...plan, count, centres, canonical, inputRects, canonicalRects };
 }
 
-/** Indices of the plan points in `stratum`. */
-export function stratumIndices(strata: Uint8Array, stratum: number): number[] {
-  const out: number[] = [];
-  for (let n = 0; n < strata.length; n++) if (strata[n] === stratum) out.push(n);
-  return out;
-}
-
-/**
- * Applies a sampling to an image's dense plan: grid returns it unchanged; stratified keeps the
- * points of the image's stratum (from `id`, an item path: see stratumKey; a pair: "a|b"). `spacing`: the dense grid's spacing (see pointStrata).
- */
-export function samplePlan(plan: OcclusionPlan, sampling: Sampling | undefined, id: string, spacing: number): OcclusionPlan {
-  if (!sampling || sampling.kind === 'grid') return plan;
-  const strata = pointStrata(plan.canonical, plan.count, sampling.keep, spacing);
-  return subPlan(plan, stratumIndices(strata, imageStratum(stratumKey(id), sampling.keep)));
-}
-
-/** Whether a run's CMS is written as sum / coverage (stratified) rather than sum / images. */
-export function usesCoveredMean(sampling: Sampling | undefined): boolean {
-  return sampling?.kind === 'stratified';
-}
-
 /** What the sidecar params record (absent for grid, so grid runs keep their old fingerprint). */
 export function samplingParams(sampling: Sampling | undefined): Record<string, unknown> | undefined {
   if (!sampling || sampling.kind === 'grid') return undefined;
-  const [a, b] = tileShape(sampling.keep);
+  const order = 'rank = 8×8 Bayer matrix at the dense-grid cell minus the image offset (SHA-256("csm-stratum:" + file name) bytes 0, 1 mod 8); order = (rank, tile hash, plan index)';
+  const reconstruction = 'unmeasured drops imputed (Gaussian normalised convolution on the dense grid), then the dense accumulation; CMS = sum / images';
+  if (sampling.kind === 'stratified') {
+    return 'keep' in sampling
+      ? { kind: 'stratified', keep: `1/${sampling.keep}`, rule: `points of rank < ${64 / sampling.keep}; ${order}`, reconstruction }
+      : { kind: 'stratified', points: sampling.points, rule: `the first ${sampling.points} points; ${order}`, reconstruction };
+  }
   return {
-    kind: 'stratified', keep: `1/${sampling.keep}`,
-    rule: `point stratum = (cx mod ${a}) + ${a}·(cy mod ${b}) of its dense-grid cell; image stratum = uint32be(SHA-256("csm-stratum:" + file name)[0..4]) mod ${sampling.keep}`,
-    cms: 'sum / coverage per pixel (the mean over the images whose sampled CIS covers the pixel)',
+    kind: 'adaptive', points: sampling.points,
+    rule: `round 1: the first 3/4 of the points (whole batches) in stratified order (${order}); then rounds of whole batches by the local range of the measured drops at the scale of the gap (adaptive.ts)`,
+    reconstruction,
   };
-}
-
-/**
- * Adaptive sampling (issue 14, experimental: benchmarked, not yet a `--sampling` choice, since it
- * needs the occlusion loop to run in rounds): a coarse stratum first (stratum 0 of `coarse` = k,
- * spacing √k·s), then rounds of `batch` points (full batches) until `budget` points are measured.
- * Each round takes the unmeasured dense points with the highest priority
- *
- *     priority(c) = max |d_j| + (max d_j − min d_j)   over measured points j within `radius` cells,
- *
- * i.e. near large drops and where neighbouring drops differ most (edges of salient regions); ties
- * go to the lower plan index, so the choice is deterministic. `measure` returns the drops of the
- * points it is given (an engine run, or known drops in the bench: a drop does not depend on which
- * other points are occluded). Returns the measured indices in measuring order and their drops.
- */
-export async function adaptiveSample(
-  plan: OcclusionPlan, spacing: number, budget: number, measure: (indices: number[]) => Float32Array | Promise<Float32Array>,
-  options: { coarse?: number; batch?: number; radius?: number } = {},
-): Promise<{ indices: number[]; drops: Float32Array; rounds: number }> {
-  const coarse = options.coarse ?? 16;
-  const batch = options.batch ?? 128;
-  const [a] = tileShape(coarse);
-  const radius = options.radius ?? a;
-  const o = Math.floor(spacing / 2) + 0.5;
-  const cells = new Map<number, number>();
-  const cx = new Int32Array(plan.count);
-  const cy = new Int32Array(plan.count);
-  const KEY = 1 << 16;
-  for (let n = 0; n < plan.count; n++) {
-    cx[n] = Math.round((plan.canonical[2 * n]! - o) / spacing);
-    cy[n] = Math.round((plan.canonical[2 * n + 1]! - o) / spacing);
-    cells.set((cy[n]! + KEY / 2) * KEY + cx[n]! + KEY / 2, n);
-  }
-  const drop = new Float64Array(plan.count);
-  const measured = new Uint8Array(plan.count);
-  const order: number[] = [];
-  const take = async (idx: number[]): Promise<void> => {
-    const d = await measure(idx);
-    idx.forEach((n, i) => { drop[n] = d[i]!; measured[n] = 1; order.push(n); });
-  };
-  const first = stratumIndices(pointStrata(plan.canonical, plan.count, coarse, spacing), 0);
-  await take(first.slice(0, Math.min(first.length, budget)));
-  let rounds = 1;
-  while (order.length < Math.min(budget, plan.count)) {
-    const want = Math.min(batch, budget - order.length, plan.count - order.length);
-    const scored: [number, number][] = [];
-    for (let n = 0; n < plan.count; n++) {
-      if (measured[n]) continue;
-      let maxAbs = 0, lo = Infinity, hi = -Infinity, any = false;
-      for (let dy = -radius; dy <= radius; dy++) {
-        for (let dx = -radius; dx <= radius; dx++) {
-          const j = cells.get((cy[n]! + dy + KEY / 2) * KEY + cx[n]! + dx + KEY / 2);
-          if (j === undefined || !measured[j]) continue;
-          any = true;
-          const d = drop[j]!;
-          if (Math.abs(d) > maxAbs) maxAbs = Math.abs(d);
-          if (d < lo) lo = d;
-          if (d > hi) hi = d;
-        }
-      }
-      scored.push([n, any ? maxAbs + (hi - lo) : Infinity]);
-    }
-    scored.sort((p, q) => q[1] - p[1] || p[0] - q[0]);
-    await take(scored.slice(0, want).map((s) => s[0]));
-    rounds++;
-  }
-  return { indices: order, drops: Float32Array.from(order, (n) => drop[n]!), rounds };
 }

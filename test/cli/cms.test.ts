@@ -6,7 +6,7 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFi
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { readNpy } from '../../src/index.js';
+import { DEFAULT_KEEP, readNpy } from '../../src/index.js';
 import { CELEBA_DIR, celebaImages, REPO_ROOT, skip } from '../helpers/data.js';
 
 const require = createRequire(import.meta.url);
@@ -28,6 +28,11 @@ test('csm cms over a folder writes the map, figures and a sidecar that lists ski
   assert.is(side.params.model.name, 'gender');
   assert.match(side.params.model.sha256, /^[0-9a-f]{64}$/);
   assert.is(side.params.stride, 16);
+  // csm cms samples by default, and says so
+  assert.is(side.params.sampling.kind, 'stratified');
+  assert.is(side.params.sampling.keep, `1/${DEFAULT_KEEP}`);
+  assert.match(side.samplingNote, /csm cms's default/);
+  assert.is(side.estimator, 'sum / images (Eq. 6)');
   assert.ok(side.run.versions['onnxruntime-node']);
   assert.is(side.skipped.length, 1);
   assert.match(side.skipped[0].cause, /readme\.txt.*not a PNG or JPEG/);
@@ -63,6 +68,26 @@ test('shards merged by csm merge equal one run; reproject draws the map on a pho
   assert.ok(Array.from(onPhoto.data as Float32Array).some((v) => v !== 0), 'the face carries the map');
 });
 
+test('--sampling adaptive: shards merged equal one run byte for byte; the sidecar records the strategy and budget', () => {
+  const all = mkdtempSync(join(tmpdir(), 'csm-cli-ad-'));
+  const files = ['audrey.jpg', 'cage.jpg', 'SeanConnery.jpg'];
+  for (const f of files) copyFileSync(join(MEDIA, f), join(all, f));
+  const outs = ['one', 's1', 's2', 'merged'].map((n) => join(mkdtempSync(join(tmpdir(), 'csm-cli-ad-o-')), n));
+  const flags = ['--model', 'emotion', '--images', all, '--sampling', 'adaptive', '--points', '24', '--batch', '8', ...FAST];
+  for (const [out, shard] of [[outs[0]!, []], [outs[1]!, ['--shard', '0/2']], [outs[2]!, ['--shard', '1/2']]] as const) {
+    const r = csm('cms', ...flags, '--out', out, ...shard);
+    assert.is(r.status, 0, r.stderr);
+  }
+  const m = csm('merge', outs[1]!, outs[2]!, '--out', outs[3]!);
+  assert.is(m.status, 0, m.stderr);
+  assert.ok(readFileSync(join(outs[3]!, 'cms.npy')).equals(readFileSync(join(outs[0]!, 'cms.npy'))), 'merged = one run, byte for byte');
+  const side = JSON.parse(readFileSync(join(outs[0]!, 'cms.json'), 'utf8'));
+  assert.equal([side.params.sampling.kind, side.params.sampling.points], ['adaptive', 24]);
+  assert.is(side.samplingNote, undefined);
+  const other = csm('merge', outs[1]!, outs[0]!, '--out', join(outs[3]!, 'x'));
+  assert.is(other.status, 1);
+});
+
 test('csm cis explains one photo; bad options are usage errors', () => {
   const out = mkdtempSync(join(tmpdir(), 'csm-cli-cis-'));
   const r = csm('cis', '--model', 'age', '--out', out, ...FAST, join(MEDIA, 'cage.jpg'));
@@ -71,6 +96,7 @@ test('csm cis explains one photo; bad options are usage errors', () => {
   const side = JSON.parse(readFileSync(join(out, 'cis-cage.json'), 'utf8'));
   assert.ok(side.prediction.value > 5 && side.prediction.value < 90, `age ${side.prediction.value}`);
   assert.is(side.params.score, 'value');
+  assert.is(side.params.sampling, undefined, 'csm cis runs every point unless told');
   const usage = csm('cis', '--model', 'age', '--out', out, '--fill', 'pink', join(MEDIA, 'cage.jpg'));
   assert.is(usage.status, 2);
   assert.match(usage.stderr, /--fill takes black \| gray \| mean/);

@@ -1,9 +1,11 @@
 /**
- * Stratified sampling (issue 14): the strata partition the dense points evenly over the face, an
- * image's stratum follows from its id alone, and the stratified CMS (sum / coverage) equals the
- * dense CMS where the sampling is balanced. Drops come from the tiny model's linear score
- * (test/helpers/tiny-model.ts: weight x + 10·y per pixel, fill 0), computed by hand, so no engine
- * runs; the runs use runCms with a stand-in explainer, as resume.test.ts does.
+ * Sampling (issue 14): the stratified order spreads every share evenly over the face and follows
+ * from the item's name alone; the reconstruction keeps measured drops and is exact where the drop
+ * field is constant; adaptive rounds are whole batches up to the budget and refine where the drops
+ * change. Drops come from the tiny model's linear score (test/helpers/tiny-model.ts: weight
+ * x + 10·y per pixel, fill 0), computed by hand; the real loop and sampling code run on a session
+ * that replays them (test/helpers/replay-session.ts), and runs use runCms with a stand-in
+ * explainer, as resume.test.ts does.
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -11,11 +13,12 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  accumulateCis, adaptiveSample, buildPlan, CmsAccumulator, fingerprintDiff, imageStratum, parseKeep, pointStrata, runCms, samplePlan, samplingParams, stratumIndices, tileShape,
-  type CisResult, type OcclusionPlan, type Sampling,
+  accumulateCis, ADAPTIVE_FIRST_SHARE, bayerMatrix, buildPlan, fingerprintDiff, imageOffset, parseKeep, parsePoints, pointRanks, reconstructCis, runCms, sampledCis, samplingParams, stratifiedIndices,
+  stratumKey, type CisResult, type OcclusionPlan, type Sampling,
 } from '../../src/index.js';
 import { createHash } from 'node:crypto';
 import { mulberry32 } from '../helpers/random.js';
+import { replaySession } from '../helpers/replay-session.js';
 import { TINY_SPEC } from '../helpers/tiny-model.js';
 
 const F = 64; // canonical size = input size, so canonical squares equal input squares
@@ -46,173 +49,174 @@ const DENSE = densePlan();
 const GRAY = (x: number, y: number): number => 100 + ((x * 37 + y * 11) % 50);
 const DROPS = linearDrops(DENSE, GRAY);
 
-/** The drops of a plan's points, looked up from the dense plan by canonical position. */
-function dropsOf(plan: OcclusionPlan, dense: Float32Array): Float32Array {
-  const index = new Map<string, number>();
-  for (let n = 0; n < DENSE.count; n++) index.set(`${DENSE.canonical[2 * n]},${DENSE.canonical[2 * n + 1]}`, n);
-  return Float32Array.from({ length: plan.count }, (_, k) => dense[index.get(`${plan.canonical[2 * k]},${plan.canonical[2 * k + 1]}`)!]!);
+/** Runs the real loop and sampling code on `drops` (replayed) for item `id`. */
+async function run(sampling: Sampling, id: string, drops = DROPS, batch = 16): Promise<Awaited<ReturnType<typeof sampledCis>> & { counted: number; sizes: number[] }> {
+  const session = replaySession(DENSE, drops, 0, batch);
+  const r = await sampledCis(session, { input: new Float32Array(1), plan: DENSE, score: { output: 'y', kind: 'index', index: 0 } }, sampling, id, STRIDE);
+  return { ...r, counted: session.passes, sizes: session.rounds };
 }
 
-/** Ids whose stratum (SHA-256 mod k) is each of 0..k−1 exactly `per` times. */
-function balancedIds(k: number, per: number): string[] {
-  const byStratum: string[][] = Array.from({ length: k }, () => []);
-  for (let i = 0; byStratum.some((b) => b.length < per); i++) {
-    const id = `img-${i}.jpg`;
-    const b = byStratum[imageStratum(id, k)]!;
-    if (b.length < per) b.push(id);
-  }
-  return byStratum.flat();
-}
+const cellOf = (n: number): [number, number] => [Math.round((DENSE.canonical[2 * n]! - 1.5) / STRIDE), Math.round((DENSE.canonical[2 * n + 1]! - 1.5) / STRIDE)];
 
-test('--keep parses 1/k and k; tiles are a × b = k', () => {
+test('--keep parses 1/k and k, --points a whole number', () => {
   assert.is(parseKeep('1/4'), 4);
   assert.is(parseKeep('16'), 16);
   assert.throws(() => parseKeep('1/3'), /--keep takes 1\/k/);
   assert.throws(() => parseKeep('0.25'), /--keep/);
-  assert.equal([2, 4, 8, 16].map(tileShape), [[2, 1], [2, 2], [4, 2], [4, 4]]);
+  assert.is(parsePoints('528'), 528);
+  for (const bad of ['0', '-3', '2.5', 'many', '']) assert.throws(() => parsePoints(bad), /--points takes a whole number/);
 });
 
-test('strata partition the dense points: k equal shares, one point per stratum in every tile', () => {
-  for (const k of [2, 4, 8, 16]) {
-    const strata = pointStrata(DENSE.canonical, DENSE.count, k, STRIDE);
-    const [a, b] = tileShape(k);
-    const sizes = Array.from({ length: k }, (_, s) => stratumIndices(strata, s).length);
-    assert.ok(sizes.every((n) => n === DENSE.count / k), `k=${k}: ${sizes}`);
-    // every a×b tile of grid cells holds each stratum once
-    const tiles = new Map<string, Set<number>>();
-    for (let n = 0; n < DENSE.count; n++) {
-      const cx = Math.round((DENSE.canonical[2 * n]! - 1.5) / STRIDE), cy = Math.round((DENSE.canonical[2 * n + 1]! - 1.5) / STRIDE);
-      const key = `${Math.floor(cx / a)},${Math.floor(cy / b)}`;
-      const set = tiles.get(key) ?? new Set<number>();
-      set.add(strata[n]!);
-      tiles.set(key, set);
+test('the Bayer ranks spread every share 1/k as a regular lattice: k = 4 is every second cell, k = 2 the quincunx', () => {
+  const b = bayerMatrix(8);
+  assert.equal([...b].sort((x, y) => x - y), Array.from({ length: 64 }, (_, i) => i));
+  for (const k of [2, 4, 8, 16, 32, 64]) {
+    const kept = [...b.keys()].filter((p) => b[p]! < 64 / k);
+    assert.is(kept.length, 64 / k);
+    // a lattice as sparse as the share allows: the nearest two kept cells (on the torus of the
+    // repeating tile) are √k apart: k = 4 every second cell, k = 2 and 8 the quincunxes between
+    let near = Infinity;
+    for (const p of kept) for (const q of kept) {
+      if (p === q) continue;
+      const dx = Math.abs((p % 8) - (q % 8)), dy = Math.abs(Math.floor(p / 8) - Math.floor(q / 8));
+      near = Math.min(near, Math.min(dx, 8 - dx) ** 2 + Math.min(dy, 8 - dy) ** 2);
     }
-    for (const set of tiles.values()) assert.is(set.size, k);
+    if (k < 64) assert.is(near, k, `k=${k}`);
   }
+  const k4 = [...b.keys()].filter((p) => b[p]! < 16);
+  assert.ok(k4.every((p) => p % 2 === 0 && Math.floor(p / 8) % 2 === 0), String(k4));
+  const k2 = [...b.keys()].filter((p) => b[p]! < 32);
+  assert.ok(k2.every((p) => (p % 8 + Math.floor(p / 8)) % 2 === 0), String(k2));
 });
 
-test('an image\'s stratum is a function of its id; the sampled plan is that stratum of the dense plan', () => {
-  const s: Sampling = { kind: 'stratified', keep: 4 };
-  const p1 = samplePlan(DENSE, s, 'photos/a.jpg', STRIDE);
-  const p2 = samplePlan(DENSE, s, 'photos/a.jpg', STRIDE);
-  assert.equal(p1, p2);
-  assert.is(p1.count, DENSE.count / 4);
-  assert.is(imageStratum('a.jpg', 4), createStratum('a.jpg', 4));
-  // the key is the file name: the folder's spelling does not change the stratum
-  assert.equal(samplePlan(DENSE, s, '/abs/photos/a.jpg', STRIDE), p1);
-  assert.equal(samplePlan(DENSE, s, 'C:\\photos\\a.jpg', STRIDE), p1);
-  assert.is(samplePlan(DENSE, { kind: 'grid' }, 'x', STRIDE), DENSE);
-  // the ids spread over the strata
-  const counts = new Array(8).fill(0);
-  for (let i = 0; i < 800; i++) counts[imageStratum(`img-${i}.jpg`, 8)]++;
-  assert.ok(counts.every((c) => c > 60 && c < 140), String(counts));
-});
-
-/** The documented rule, written out: the first 4 bytes of SHA-256 as a big-endian number, mod k. */
-function createStratum(id: string, k: number): number {
-  return Number(BigInt(`0x${createHash('sha256').update(`csm-stratum:${id}`).digest('hex').slice(0, 8)}`) % BigInt(k));
-}
-
-test('stratified CMS (sum / coverage) equals the dense CMS where covered, for balanced images', () => {
+test('an image\'s points follow from its file name: 1/k of every tile, --points N a prefix of the same order', () => {
   for (const k of [2, 4, 8, 16]) {
-    const sampling: Sampling = { kind: 'stratified', keep: k };
-    const dense = new CmsAccumulator(F);
-    const strat = new CmsAccumulator(F);
-    const ids = balancedIds(k, 3);
-    for (const id of ids) {
-      dense.add(accumulateCis(DENSE, DROPS, 0), id);
-      const plan = samplePlan(DENSE, sampling, id, STRIDE);
-      strat.add(accumulateCis(plan, dropsOf(plan, DROPS), 0), id);
-    }
-    const d = dense.mean64();
-    const m = strat.meanCovered64();
-    // Exact where every stratum covers the pixel with the same number of points (balanced):
-    // mean over strata of (mean over a stratum's m points) = mean over all k·m points.
-    const strata = pointStrata(DENSE.canonical, DENSE.count, k, STRIDE);
-    let balanced = 0, covered = 0, worst = 0;
-    for (let p = 0; p < F * F; p++) {
-      if (!dense.coverage[p]) continue;
-      covered++;
-      const per = new Array(k).fill(0);
-      const [x, y] = [p % F, Math.floor(p / F)];
-      for (let n = 0; n < DENSE.count; n++) {
-        const [x0, y0, x1, y1] = DENSE.canonicalRects.subarray(4 * n, 4 * n + 4) as unknown as number[];
-        if (x >= x0! && x < x1! && y >= y0! && y < y1!) per[strata[n]!]++;
-      }
-      if (per.every((c) => c === per[0] && c > 0)) {
-        balanced++;
-        worst = Math.max(worst, Math.abs(m[p]! - d[p]!) / Math.max(1e-9, Math.abs(d[p]!)));
-      }
-    }
-    assert.ok(worst < 1e-6, `k=${k}: relative difference ${worst}`);
-    assert.ok(balanced / covered > (k <= 4 ? 0.7 : 0.5), `k=${k}: only ${balanced} of ${covered} covered pixels balanced`);
-    // every stratum's patches still cover the face here (a·s ≤ patch): coverage = images in the interior
-    assert.is(strat.coverage[(F / 2) * F + F / 2], ids.length);
+    const idx = stratifiedIndices(DENSE, { kind: 'stratified', keep: k }, STRIDE, 'a.jpg');
+    assert.is(idx.length, DENSE.count / k);
+    // 1/k of each 8 × 8 tile of cells (the tiles shifted by the image's offset)
+    const [ox, oy] = imageOffset('a.jpg');
+    const tiles = new Map<string, number>();
+    for (const n of idx) { const [x, y] = cellOf(n); const key = `${Math.floor((x - ox) / 8)},${Math.floor((y - oy) / 8)}`; tiles.set(key, (tiles.get(key) ?? 0) + 1); }
+    const full = [...tiles.entries()].filter(([key]) => { const [tx, ty] = key.split(',').map(Number); return tx! * 8 + ox >= 0 && (tx! + 1) * 8 + ox <= 32 && ty! * 8 + oy >= 0 && (ty! + 1) * 8 + oy <= 32; });
+    assert.ok(full.every(([, c]) => c === 64 / k), `k=${k}: ${full}`);
+    // --points with the same count is the same set; a smaller N a prefix
+    const points = stratifiedIndices(DENSE, { kind: 'stratified', points: idx.length }, STRIDE, 'a.jpg');
+    assert.equal(new Set(points), new Set(idx));
+    assert.equal(stratifiedIndices(DENSE, { kind: 'stratified', points: 37 }, STRIDE, 'a.jpg'), points.slice(0, 37));
   }
+  // the key is the file name: the folder's spelling does not change the points
+  assert.is(stratumKey('/abs/photos/a.jpg'), 'a.jpg');
+  assert.is(stratumKey('C:\\photos\\a.jpg'), 'a.jpg');
+  const h = createHash('sha256').update('csm-stratum:a.jpg').digest();
+  assert.equal(imageOffset('a.jpg'), [h[0]! % 8, h[1]! % 8]);
+  // the offsets spread over the 64 positions of a tile
+  const seen = new Map<string, number>();
+  for (let i = 0; i < 640; i++) { const o = imageOffset(`img-${i}.jpg`).join(','); seen.set(o, (seen.get(o) ?? 0) + 1); }
+  assert.is(seen.size, 64);
+  assert.ok(Math.max(...seen.values()) < 25, String([...seen.values()]));
+  const ranks = pointRanks(DENSE.canonical, DENSE.count, STRIDE, [0, 0]);
+  assert.is(ranks[0], 0);
 });
 
-/** A stand-in explainer: each id's image is GRAY scaled by an id-seeded factor, run through the stratified plan. */
-function stratifiedExplain(sampling: Sampling): (file: string) => Promise<CisResult> {
+test('reconstruction: measured drops kept, a constant drop field exact, a linear one close to the dense CIS', async () => {
+  const constant = new Float32Array(DENSE.count).fill(0.7);
+  const denseConst = accumulateCis(DENSE, constant, 0);
+  for (const k of [2, 4, 8, 16]) {
+    const r = await run({ kind: 'stratified', keep: k }, 'a.jpg', constant);
+    assert.is(r.passes, DENSE.count / k + 1);
+    assert.is(r.counted, r.passes);
+    assert.equal([...r.cis.count], [...denseConst.count], 'the dense coverage');
+    assert.ok(r.cis.map.every((v, q) => Math.abs(v - denseConst.map[q]!) < 1e-6), `k=${k}: constant field not exact`);
+  }
+  // a linear field (the tiny model's drops on a uniform image): the reconstruction is a local mean, so close in the interior
+  const linear = linearDrops(DENSE, () => 100);
+  const dense = accumulateCis(DENSE, linear, 0);
+  const r = await run({ kind: 'stratified', keep: 4 }, 'a.jpg', linear);
+  assert.equal([...r.cis.drops], r.plan.count ? Array.from({ length: r.plan.count }, (_, k) => linear[DENSE_INDEX.get(`${r.plan.canonical[2 * k]},${r.plan.canonical[2 * k + 1]}`)!]!) : []);
+  let worst = 0;
+  for (let y = 16; y < 48; y++) for (let x = 16; x < 48; x++) worst = Math.max(worst, Math.abs(r.cis.map[y * F + x]! - dense.map[y * F + x]!) / Math.abs(dense.map[y * F + x]!));
+  assert.ok(worst < 0.02, `interior relative error ${worst}`);
+  // the measured patches alone (no reconstruction) are further off than the reconstruction
+  const bare = accumulateCis(r.plan, r.cis.drops, 0);
+  const err = (m: Float32Array): number => { let s = 0; for (let q = 0; q < F * F; q++) if (dense.count[q]) s += (m[q]! - dense.map[q]!) ** 2; return s; };
+  assert.ok(err(r.cis.map) < err(bare.map), `reconstructed ${err(r.cis.map)}, bare ${err(bare.map)}`);
+  assert.throws(() => reconstructCis(DENSE, STRIDE, [0, 1], new Float32Array(3), 0), /2 points but 3 drops/);
+});
+
+const DENSE_INDEX = new Map<string, number>(Array.from({ length: DENSE.count }, (_, n) => [`${DENSE.canonical[2 * n]},${DENSE.canonical[2 * n + 1]}`, n]));
+
+test('adaptive: 3/4 of the budget in stratified order, then whole batches up to the budget, refined where the drops change', async () => {
+  // one salient spot: drops are large near (40, 20) only
+  const spot = Float32Array.from({ length: DENSE.count }, (_, n) => Math.exp(-((DENSE.canonical[2 * n]! - 40) ** 2 + (DENSE.canonical[2 * n + 1]! - 20) ** 2) / 50));
+  const budget = 250;
+  const r = await run({ kind: 'adaptive', points: budget }, 'a.jpg', spot, 16);
+  assert.is(r.plan.count, budget);
+  assert.is(new Set(Array.from({ length: budget }, (_, k) => `${r.plan.canonical[2 * k]},${r.plan.canonical[2 * k + 1]}`)).size, budget);
+  assert.is(r.passes, budget + r.rounds);
+  assert.is(r.counted, r.passes);
+  // round 1: 3/4 of the budget in whole batches; then whole batches, the last one what is left
+  const firstSize = Math.round((ADAPTIVE_FIRST_SHARE * budget) / 16) * 16;
+  assert.is(r.sizes[0], firstSize);
+  assert.ok(r.sizes.slice(0, -1).every((c) => c % 16 === 0), String(r.sizes));
+  assert.is(r.sizes.length, r.rounds);
+  assert.ok(r.rounds >= 3, `rounds ${r.rounds}`);
+  const first = stratifiedIndices(DENSE, { kind: 'stratified', points: firstSize }, STRIDE, 'a.jpg');
+  const order = Array.from({ length: budget }, (_, k) => DENSE_INDEX.get(`${r.plan.canonical[2 * k]},${r.plan.canonical[2 * k + 1]}`)!);
+  assert.equal(order.slice(0, firstSize), first);
+  // the refined points lie near the spot's edge and centre, not spread over the face
+  const refined = order.slice(firstSize);
+  const near = refined.filter((n) => Math.hypot(DENSE.canonical[2 * n]! - 40, DENSE.canonical[2 * n + 1]! - 20) < 16).length;
+  assert.ok(near / refined.length > 0.6, `${near} of ${refined.length} near the spot`);
+  // deterministic
+  const again = await run({ kind: 'adaptive', points: budget }, 'a.jpg', spot, 16);
+  assert.equal([...again.cis.map], [...r.cis.map]);
+  // a budget past the dense plan runs every point
+  const all = await run({ kind: 'adaptive', points: 10 * DENSE.count }, 'a.jpg', spot, 64);
+  assert.is(all.plan.count, DENSE.count);
+  assert.ok(all.cis.map.every((v, q) => Math.abs(v - accumulateCis(DENSE, spot, 0).map[q]!) < 1e-6));
+});
+
+/** A stand-in explainer: each id's image is GRAY scaled by an id-seeded factor, run through the real sampling code. */
+function sampledExplain(sampling: Sampling): (file: string) => Promise<CisResult> {
   return async (file) => {
     const rand = mulberry32([...file].reduce((h, c) => h * 31 + c.charCodeAt(0), 7));
     const f = 0.5 + rand();
-    const plan = samplePlan(DENSE, sampling, file, STRIDE);
-    const drops = dropsOf(plan, DROPS).map((v) => v * f);
-    return { cis: accumulateCis(plan, drops, 0), prepared: { warnings: [] } } as unknown as CisResult;
+    const r = await run(sampling, stratumKey(file), DROPS.map((v) => v * f));
+    return { cis: r.cis, plan: r.plan, prepared: { warnings: [] } } as unknown as CisResult;
   };
 }
 
-test('stratified runs resume and merge to the same bytes as one run; a different sampling is named on resume', async () => {
-  const sampling: Sampling = { kind: 'stratified', keep: 4 };
-  const files = Array.from({ length: 10 }, (_, i) => `f${i}.jpg`);
-  const fingerprint = { model: { name: 'tiny' }, stride: STRIDE, sampling: samplingParams(sampling) };
-  const dirs = await Promise.all([0, 1, 2, 3].map(() => mkdtemp(join(tmpdir(), 'csm-sampling-'))));
-  try {
-    const opts = (dir: string) => ({ checkpointDir: join(dir, 'checkpoint'), checkpointEvery: 1, resume: false, fingerprint });
-    const whole = await runCms(files, stratifiedExplain(sampling), F, opts(dirs[0]!));
-    // killed after 4 images, resumed
-    await runCms(files, stratifiedExplain(sampling), F, { ...opts(dirs[1]!), onImage: (_, i) => { if (i >= 4) throw new Error('killed'); } }).then(() => assert.unreachable(), () => undefined);
-    const resumed = await runCms(files, stratifiedExplain(sampling), F, { ...opts(dirs[1]!), resume: true });
-    assert.is(resumed.resumedAt, 4);
-    assert.ok(Buffer.from(resumed.acc.sum.buffer).equals(Buffer.from(whole.acc.sum.buffer)));
-    assert.ok(Buffer.from(resumed.acc.meanCovered().buffer).equals(Buffer.from(whole.acc.meanCovered().buffer)));
-    // two shards merged
-    const a = await runCms(files.slice(0, 6), stratifiedExplain(sampling), F, opts(dirs[2]!));
-    const b = await runCms(files.slice(6), stratifiedExplain(sampling), F, opts(dirs[3]!));
-    const merged = a.acc.merge(b.acc);
-    assert.ok(Buffer.from(merged.sum.buffer).equals(Buffer.from(whole.acc.sum.buffer)));
-    assert.equal([...merged.coverage], [...whole.acc.coverage]);
-    assert.ok(Buffer.from(merged.meanCovered().buffer).equals(Buffer.from(whole.acc.meanCovered().buffer)));
-    // a different sampling is a different fingerprint: resume and merge name it
-    const other = { ...fingerprint, sampling: samplingParams({ kind: 'stratified', keep: 8 }) };
-    assert.match(fingerprintDiff(fingerprint, other).join('; '), /sampling/);
-    const { sampling: _s, ...grid } = fingerprint;
-    assert.match(fingerprintDiff(fingerprint, grid).join('; '), /sampling/);
-    let refused = '';
-    await runCms(files, stratifiedExplain(sampling), F, { ...opts(dirs[0]!), resume: true, fingerprint: other }).catch((e: Error) => { refused = e.message; });
-    assert.match(refused, /sampling/);
-  } finally {
-    await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
-  }
-});
-
-test('adaptive sampling: coarse stratum first, full rounds up to the budget, refined around the large drops', async () => {
-  // one salient spot: drops are large near (40, 20) only
-  const drops = Float32Array.from({ length: DENSE.count }, (_, n) => Math.exp(-((DENSE.canonical[2 * n]! - 40) ** 2 + (DENSE.canonical[2 * n + 1]! - 20) ** 2) / 50));
-  const calls: number[] = [];
-  const measure = (idx: number[]): Float32Array => { calls.push(idx.length); return Float32Array.from(idx, (n) => drops[n]!); };
-  const r = await adaptiveSample(DENSE, STRIDE, 300, measure, { coarse: 16, batch: 64 });
-  assert.is(r.indices.length, 300);
-  assert.is(new Set(r.indices).size, 300);
-  assert.is(calls[0], DENSE.count / 16);
-  assert.ok(calls.slice(1, -1).every((c) => c === 64), String(calls));
-  assert.equal([...r.drops], r.indices.map((n) => drops[n]!));
-  // the refined points lie near the spot
-  const refined = r.indices.slice(DENSE.count / 16);
-  const near = refined.filter((n) => Math.hypot(DENSE.canonical[2 * n]! - 40, DENSE.canonical[2 * n + 1]! - 20) < 16).length;
-  assert.ok(near / refined.length > 0.5, `${near} of ${refined.length} near the spot`);
-  const again = await adaptiveSample(DENSE, STRIDE, 300, measure, { coarse: 16, batch: 64 });
-  assert.equal(again.indices, r.indices);
-});
+for (const sampling of [{ kind: 'stratified', keep: 4 }, { kind: 'stratified', points: 100 }, { kind: 'adaptive', points: 120 }] as Sampling[]) {
+  test(`${JSON.stringify(sampling)}: resumed and merged runs give the same bytes as one run; another sampling is named on resume`, async () => {
+    const files = Array.from({ length: 10 }, (_, i) => `f${i}.jpg`);
+    const fingerprint = { model: { name: 'tiny' }, stride: STRIDE, sampling: samplingParams(sampling) };
+    const dirs = await Promise.all([0, 1, 2, 3].map(() => mkdtemp(join(tmpdir(), 'csm-sampling-'))));
+    try {
+      const opts = (dir: string) => ({ checkpointDir: join(dir, 'checkpoint'), checkpointEvery: 1, resume: false, fingerprint });
+      const whole = await runCms(files, sampledExplain(sampling), F, opts(dirs[0]!));
+      // killed after 4 images, resumed
+      await runCms(files, sampledExplain(sampling), F, { ...opts(dirs[1]!), onImage: (_, i) => { if (i >= 4) throw new Error('killed'); } }).then(() => assert.unreachable(), () => undefined);
+      const resumed = await runCms(files, sampledExplain(sampling), F, { ...opts(dirs[1]!), resume: true });
+      assert.is(resumed.resumedAt, 4);
+      assert.ok(Buffer.from(resumed.acc.mean().buffer).equals(Buffer.from(whole.acc.mean().buffer)));
+      // two shards merged
+      const a = await runCms(files.slice(0, 6), sampledExplain(sampling), F, opts(dirs[2]!));
+      const b = await runCms(files.slice(6), sampledExplain(sampling), F, opts(dirs[3]!));
+      const merged = a.acc.merge(b.acc);
+      assert.ok(Buffer.from(merged.sum.buffer).equals(Buffer.from(whole.acc.sum.buffer)));
+      assert.ok(Buffer.from(merged.mean().buffer).equals(Buffer.from(whole.acc.mean().buffer)));
+      // a different sampling is a different fingerprint: resume and merge name it
+      const other = { ...fingerprint, sampling: samplingParams({ kind: 'stratified', keep: 8 }) };
+      assert.match(fingerprintDiff(fingerprint, other).join('; '), /sampling/);
+      const { sampling: _s, ...grid } = fingerprint;
+      assert.match(fingerprintDiff(fingerprint, grid).join('; '), /sampling/);
+      let refused = '';
+      await runCms(files, sampledExplain(sampling), F, { ...opts(dirs[0]!), resume: true, fingerprint: other }).catch((e: Error) => { refused = e.message; });
+      assert.match(refused, /sampling/);
+    } finally {
+      await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
+    }
+  });
+}
 
 test.run();
