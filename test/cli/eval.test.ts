@@ -1,6 +1,7 @@
 /**
  * `csm eval` beyond classes of gender and expression: head pose as classes end to end (Grad-CAM
- * differentiates the analytic pose head), and the usage errors of identity pairs.
+ * differentiates the analytic pose head), --sampling in eval and sanity, and the usage errors of
+ * identity pairs.
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -9,6 +10,7 @@ import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSy
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { readNpy } from '../../src/index.js';
 import { REPO_ROOT } from '../helpers/data.js';
 
 const require = createRequire(import.meta.url);
@@ -31,6 +33,34 @@ test('head pose as classes: all four methods, a CAM layer, finite metrics with i
     assert.is(e.camLayer.dims.length, 4);
     for (const s of e.scores) assert.ok(Number.isFinite(s.averageDrop) && s.intervals.averageDrop.low <= s.averageDrop && s.averageDrop <= s.intervals.averageDrop.high);
     assert.ok(Math.abs(e.scores.reduce((a, s) => a + s.win, 0) - 100) < 1e-9, 'Win % sums to 100');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('--sampling in csm eval and csm sanity: recorded, and eval\'s CMS is the one csm cms builds with the same sampling', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'csm-eval-sampling-'));
+  try {
+    const images = join(dir, 'images');
+    mkdirSync(images);
+    for (const f of ['audrey.jpg', 'cage.jpg']) copyFileSync(join(MEDIA, f), join(images, f));
+    const common = ['--model', 'emotion', '--images', images, '--stride', '16', '--canonical-size', '128', '--sampling', 'stratified', '--keep', '1/2', '--backend', 'cpu', '--quiet'];
+    const ev = csm('eval', ...common, '--out', join(dir, 'eval'), '--folds', '2', '--methods', 'cms', '--figures', '0');
+    assert.is(ev.status, 0, ev.stderr);
+    const cms = csm('cms', ...common, '--out', join(dir, 'cms'));
+    assert.is(cms.status, 0, cms.stderr);
+    const params = (file: string) => (JSON.parse(readFileSync(file, 'utf8')) as { params: { sampling?: { kind: string; keep: string } } }).params;
+    assert.equal(params(join(dir, 'eval', 'eval.json')).sampling?.keep, '1/2');
+    const sidecars = [join(dir, 'eval', 'cms.json'), join(dir, 'cms', 'cms.json')].map((f) => JSON.parse(readFileSync(f, 'utf8')) as { estimator: string });
+    assert.equal(sidecars.map((s) => s.estimator), ['sum / images (Eq. 6)', 'sum / images (Eq. 6)']);
+    const [a, b] = [join(dir, 'eval', 'cms.npy'), join(dir, 'cms', 'cms.npy')].map((f) => readNpy(readFileSync(f), f).data as Float32Array);
+    assert.is(a!.length, b!.length);
+    let diff = 0;
+    for (let i = 0; i < a!.length; i++) diff = Math.max(diff, Math.abs(a![i]! - b![i]!));
+    assert.ok(diff < 1e-6 && a!.some((v) => v !== 0), `the two CMS differ by ${diff}`);
+    const sanity = csm('sanity', ...common, '--out', join(dir, 'sanity'), '--steps', '1');
+    assert.is(sanity.status, 0, sanity.stderr);
+    assert.equal(params(join(dir, 'sanity', 'sanity.json')).sampling?.keep, '1/2');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
