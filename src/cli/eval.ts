@@ -4,8 +4,9 @@ import { writeFileAtomic as writeFile } from '../index.js';
 import { basename, extname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
-  camLayerResolver, classificationJob, createMethods, CsmError, DEFAULT_METHODS, evaluate, evaluationMarkdown, foldCms, intervalBarChart, listImages, methodEntry,
-  METHODS, methodsHelp, METRICS, photoOverlay, readNpyFile, rgbaPng, runInfo, withColorbar, writeCmsOutputs, writeHtmlIndex, type FoldCms, type SaliencyMethod,
+  camLayerResolver, classificationJob, createMethods, CsmError, DEFAULT_METHODS, evaluate, evaluatePairs, evaluationMarkdown, foldCms, intervalBarChart, listImages, methodEntry,
+  METHODS, methodsHelp, METRICS, pairFoldCms, photoOverlay, preparePairs, readNpyFile, readPairs, resolveThreshold, rgbaPng, runInfo, withColorbar, writeCmsOutputs, writeHtmlIndex, zooEntry,
+  type Evaluation, type FoldCms, type PreparedPair, type SaliencyMethod, type Threshold,
 } from '../index.js';
 import { EXPLAIN_HELP, EXPLAIN_OPTIONS, setupExplain } from './explain-args.js';
 import { EXIT, UsageError, print, printJson } from './output.js';
@@ -21,6 +22,7 @@ const METHODS_OPTION = ((): string => {
 })();
 
 export const EVAL_HELP = `Usage: csm eval --model MODEL --images DIR|LIST --out DIR [options]
+       csm eval --model MODEL --head IDENTITY-HEAD --pairs PAIRS.csv [--tau T] --out DIR [options]
 
 Measures how faithful each saliency method is to the model (the paper's Section 4.2): for every
 image, each method's heatmap over the model input I is min-max normalised and scaled to the same
@@ -39,6 +41,20 @@ No image is explained by a CMS it is part of: unless --cms is given, the images 
 --folds folds by sorted path order (the i-th in fold i mod k), every image's CIS is computed once,
 and an image of fold f is evaluated with the mean CIS of the other folds (exact, from the folds'
 accumulators). eval.json records which CMS was used.
+Tasks: any classification head (--head): gender, expression, age as classes (faceres --head age10:
+the 100-way age softmax summed into decades; gear's 7 age bins) and head pose as classes (headpose:
+9 pitch × yaw classes from an analytic head on the face mesh, differentiable end to end, so the
+CAM methods apply to it too). Identity is evaluated on verification pairs (--pairs, Eq. 8): the
+explained image is the first of each pair, the second is left untouched, and
+  φ = max(0, c·(cos(e(I₁), e(I₂)) − τ)), c = +1 if the model calls the untouched pair genuine
+(cos ≥ τ), else −1: the confidence in the model's decision, 0 once it flips. τ: --tau, else fitted
+on the pairs when they hold both kinds, else the zoo model's verification τ (csm models info).
+The CMS is the verification CMS over the pairs (the same canonical point occluded in both
+photos), out of fold; Grad-CAM and Grad-CAM++ differentiate the cosine, Score-CAM scores φ.
+A data set without identities can use impostor neighbours, each photo against the next one in
+sorted order (relative paths are read from the CSV's folder):
+  ls DIR | sort | awk '{f[NR]=$0} END{for(i=1;i<=NR;i++) print f[i] "," f[i%NR+1] ",0"}' > DIR/pairs.csv
+
 Methods (--methods; every model they run goes through the chosen --backend):
 ${methodsHelp()}
 The CAM layer defaults to the last feature map with at least 2×2 positions (--cam-layer to choose
@@ -51,6 +67,8 @@ colour per method in the order given), heatmap figures of the first images, the 
 
 Options:
   --images DIR|LIST       the images (the out-of-fold CMS is computed over them unless --cms)
+  --pairs PAIRS.csv       identity: image1,image2,same per line (1/0), instead of --images
+  --tau T                 verification threshold on cosine  [default: fitted, else the zoo's τ]
   --cms FILE.npy          use this CMS as given (made with the same model, size and alignment)
   --folds K               folds of the out-of-fold CMS                              [default: 5]
 ${METHODS_OPTION}
@@ -65,9 +83,12 @@ Everything (CMS, metrics, heatmaps, sanity check, ablations) lands in one index.
 ${EXPLAIN_HELP}`;
 
 export async function evalCommand(args: string[]): Promise<number> {
-  const { values } = parseArgs({ args, options: { ...EXPLAIN_OPTIONS, images: { type: 'string' }, cms: { type: 'string' }, methods: { type: 'string' }, 'sum-fraction': { type: 'string' }, figures: { type: 'string' }, 'cam-layer': { type: 'string' }, sanity: { type: 'string' }, ablate: { type: 'string' }, folds: { type: 'string' } } });
+  const { values } = parseArgs({ args, options: { ...EXPLAIN_OPTIONS, images: { type: 'string' }, pairs: { type: 'string' }, tau: { type: 'string' }, cms: { type: 'string' }, methods: { type: 'string' }, 'sum-fraction': { type: 'string' }, figures: { type: 'string' }, 'cam-layer': { type: 'string' }, sanity: { type: 'string' }, ablate: { type: 'string' }, folds: { type: 'string' } } });
   if (values.help) { print(EVAL_HELP); return EXIT.ok; }
-  if (!values.images) throw new UsageError('eval needs --images DIR|LIST');
+  if (!values.images === !values.pairs) throw new UsageError('eval needs --images DIR|LIST (classes) or --pairs PAIRS.csv (identity), not both');
+  const tau = values.tau === undefined ? undefined : Number(values.tau);
+  if (tau !== undefined && !(tau >= -1 && tau <= 1)) throw new UsageError(`--tau takes a cosine similarity in [-1, 1], got "${values.tau}"`);
+  if (tau !== undefined && !values.pairs) throw new UsageError('--tau goes with --pairs');
   const methodNames = (values.methods?.split(',') ?? DEFAULT_METHODS).map((m) => m.trim());
   for (const m of methodNames) if (!methodEntry(m)) throw new UsageError(`unknown method "${m}" (methods: ${METHODS.map((e) => e.name).join(', ')})`);
   const fraction = values['sum-fraction'] === undefined ? undefined : Number(values['sum-fraction']);
@@ -79,11 +100,26 @@ export async function evalCommand(args: string[]): Promise<number> {
   const sanitySteps = values.sanity === undefined ? 0 : Number(values.sanity);
   if (!Number.isInteger(sanitySteps) || sanitySteps < 0 || sanitySteps > 100) throw new UsageError(`--sanity takes a number of steps from 1 to 100, got "${values.sanity}"`);
   const studies = values.ablate === undefined ? [] : parseStudies(values.ablate === 'all' ? undefined : values.ablate);
+  if (values.pairs && (sanitySteps || studies.length)) throw new UsageError('--sanity and --ablate run on classes (--images), not on --pairs');
   const setup = await setupExplain(values, { finished: ['eval.json', ...(values.cms ? [] : ['cms.json'])] });
+  const { head } = setup.explainer;
+  if (values.pairs && head.confidence !== 'embedding') throw new UsageError(`--pairs evaluates identity heads; head "${head.name}" gives ${head.confidence} outputs (choose one with --head)`);
+  if (values.images && head.confidence === 'embedding') throw new UsageError(`head "${head.name}" gives embeddings: evaluate identity on verification pairs (--pairs)`);
   const progress = new Progress('eval', !values.quiet);
   let methods: SaliencyMethod[] = [];
   try {
-    const files = await listImages(values.images);
+    // The items: images, or pairs (prepared and embedded once) with τ.
+    const files = values.images ? await listImages(values.images) : [];
+    let pairs: PreparedPair[] = [];
+    let threshold: Threshold | undefined;
+    let pairsSkipped: { file: string; cause: string }[] = [];
+    if (values.pairs) {
+      const prepared = await preparePairs(setup.explainer, await readPairs(values.pairs));
+      ({ pairs, skipped: pairsSkipped } = prepared);
+      if (!pairs.length) throw new CsmError(`no pair of "${values.pairs}" could be prepared:\n  ${pairsSkipped.slice(0, 5).map((p) => `${p.file}: ${p.cause}`).join('\n  ')}`);
+      const record = zooEntry(setup.model.spec.name)?.verification;
+      threshold = resolveThreshold(pairs, tau, record?.head === head.name ? record.tau : undefined);
+    }
     let cms: Float32Array | undefined;
     let fold: FoldCms | undefined;
     if (values.cms) {
@@ -93,21 +129,30 @@ export async function evalCommand(args: string[]): Promise<number> {
     } else {
       const cmsProgress = new Progress('cis', !values.quiet);
       const start = performance.now();
+      const onItem = (done: number, total: number): void => cmsProgress.update(done, total, (performance.now() - start) / 1000);
       const predictions: Record<string, number> = {};
-      fold = await foldCms(files, async (f) => {
-        const r = await setup.explainer.cis(f);
-        const label = r.prediction.label ?? 'value';
-        predictions[label] = (predictions[label] ?? 0) + 1;
-        return r.cis;
-      }, setup.explainer.canonicalSize, folds, (done, total) => cmsProgress.update(done, total, (performance.now() - start) / 1000));
-      // The CMS of all images, for the report's figure; each image is evaluated with its out-of-fold CMS.
-      await writeCmsOutputs(setup, setup.out, { acc: fold.all, files, skipped: fold.skipped, resumedAt: 0, seconds: (performance.now() - start) / 1000 }, { job: classificationJob(setup.explainer, files, values.images), predictions });
+      if (threshold) {
+        fold = await pairFoldCms(setup.explainer, pairs, threshold.tau, folds, onItem);
+        for (const p of pairs) { const d = p.cos >= threshold.tau ? 'genuine' : 'impostor'; predictions[d] = (predictions[d] ?? 0) + 1; }
+      } else {
+        fold = await foldCms(files, async (f) => {
+          const r = await setup.explainer.cis(f);
+          const label = r.prediction.label ?? 'value';
+          predictions[label] = (predictions[label] ?? 0) + 1;
+          return r.cis;
+        }, setup.explainer.canonicalSize, folds, onItem);
+      }
+      // The CMS of all items, for the report's figure; each item is evaluated with its out-of-fold CMS.
+      const job = threshold
+        ? { items: pairs.map((p) => p.key), skippedBefore: pairsSkipped, mode: { kind: 'verification (Eq. 8, sign fixed), c = the model\'s decision on each pair', pairs: values.pairs, tau: threshold.tau, tauSource: threshold.source } }
+        : classificationJob(setup.explainer, files, values.images!);
+      await writeCmsOutputs(setup, setup.out, { acc: fold.all, files: threshold ? job.items : files, skipped: fold.skipped, resumedAt: 0, seconds: (performance.now() - start) / 1000 }, { job, predictions });
     }
     const cmsRecord = fold
       ? { source: 'out-of-fold', folds: fold.folds, assignment: fold.assignment, foldOf: Object.fromEntries(fold.foldOf) }
       : { source: 'file', path: values.cms };
     const { spec } = setup.model;
-    const cam = camLayerResolver(setup.model, setup.open, async () => (await setup.explainer.prepare(files[0]!)).tensor, values['cam-layer']);
+    const cam = camLayerResolver(setup.model, setup.open, async () => (pairs.length ? pairs[0]!.a : await setup.explainer.prepare(files[0]!)).tensor, values['cam-layer']);
     methods = await createMethods(methodNames, {
       model: setup.model, explainer: setup.explainer, open: setup.open, camLayer: cam.get,
       cms: fold ? (f) => fold.cmsFor(f) : cms!,
@@ -116,22 +161,27 @@ export async function evalCommand(args: string[]): Promise<number> {
     const evalStart = performance.now();
     let figuresDone = 0;
     const figureFiles: { file: string; caption: string }[] = [];
-    const result = await evaluate(setup.explainer, methods, files, {
+    const options = {
       ...(fraction !== undefined ? { sumFraction: fraction } : {}),
-      onImage: (done, total) => progress.update(done, total, (performance.now() - evalStart) / 1000),
-      onHeatmaps: async (file, heatmaps) => {
+      onImage: (done: number, total: number) => progress.update(done, total, (performance.now() - evalStart) / 1000),
+      onHeatmaps: async (file: string, heatmaps: Float32Array[]) => {
         if (figuresDone >= figures) return;
         figuresDone++;
-        const prepared = await setup.explainer.prepare(file);
+        const prepared = pairs.find((p) => p.a.file === file)?.a ?? await setup.explainer.prepare(file);
         for (const [k, h] of heatmaps.entries()) {
           const overlay = photoOverlay(prepared.image, h, new Uint8Array(h.length).fill(1), { colormap: 'jet', range: [0, Math.max(...h) || 1] });
-          const name = `eval-${figuresDone}-${basename(file, extname(file)).replace(/[^\w.-]/g, '_')}-${methods[k]!.name.toLowerCase()}.png`;
+          const name = `eval-${figuresDone}-${basename(file, extname(file)).replace(/[^\w.-]/g, '_')}-${methods[k]!.name.toLowerCase().replace(/[^\w.+-]/g, '_')}.png`;
           await writeFile(join(setup.out, name), rgbaPng(withColorbar(overlay, { colormap: 'jet', range: overlay.range })));
           figureFiles.push({ file: name, caption: `${basename(file)}: ${methods[k]!.name}` });
         }
       },
-    });
-    const table = evaluationMarkdown(result);
+    };
+    const result: Evaluation & { phi?: string } = threshold
+      ? await evaluatePairs(setup.explainer, methods, pairs, threshold.tau, options)
+      : await evaluate(setup.explainer, methods, files, options);
+    if (pairsSkipped.length) result.skipped.unshift(...pairsSkipped);
+    const phi = result.phi ?? 'φ = the predicted class\'s probability';
+    const table = evaluationMarkdown(result, threshold ? 'pairs' : 'images');
     const groups = [result.scores.map((s) => s.averageDrop), result.scores.map((s) => s.increase), result.scores.map((s) => s.win)];
     const intervals = [result.scores.map((s) => s.intervals.averageDrop), result.scores.map((s) => s.intervals.increase), result.scores.map((s) => s.intervals.win)];
     await writeFile(join(setup.out, 'eval-metrics.png'), rgbaPng(intervalBarChart(groups, { max: 100, intervals, groupLabels: ['Average Drop %', '% Increase', 'Win %'], legend: result.methods, yLabel: '% (whiskers: 95 % bootstrap intervals)' })));
@@ -141,15 +191,17 @@ export async function evalCommand(args: string[]): Promise<number> {
       ...(sanitySteps ? [await sanityReport(setup, files, sanitySteps, values.quiet ?? false)] : []),
       ...(studies.length ? [await ablationReport(setup, files, studies, undefined, values.quiet ?? false)] : []),
     ];
-    const markdown = [table, ...extra.map((r) => r.markdown)].join('\n\n');
+    const thresholdNote = threshold ? `\n\n${phi}; τ = ${threshold.tau.toFixed(4)} (${threshold.source}${threshold.accuracy !== undefined ? `, accuracy ${(100 * threshold.accuracy).toFixed(1)} % on the pairs` : ''}).` : '';
+    const markdown = [table + thresholdNote, ...extra.map((r) => r.markdown)].join('\n\n');
     await writeFile(join(setup.out, 'eval.md'), `${markdown}\n`);
-    await writeFile(join(setup.out, 'eval.json'), `${JSON.stringify({ ...result, cms: cmsRecord, camLayer, metrics: METRICS, ...(sanitySteps ? { sanity: extra[0]!.json } : {}), ...(studies.length ? { ablations: extra[extra.length - 1]!.json } : {}), params: setup.params, run: runInfo(setup) }, null, 2)}\n`);
+    await writeFile(join(setup.out, 'eval.json'), `${JSON.stringify({ ...result, phi, ...(threshold ? { pairs: values.pairs, threshold } : {}), cms: cmsRecord, camLayer, metrics: METRICS, ...(sanitySteps ? { sanity: extra[0]!.json } : {}), ...(studies.length ? { ablations: extra[extra.length - 1]!.json } : {}), params: setup.params, run: runInfo(setup) }, null, 2)}\n`);
+    const items = threshold ? 'pairs' : 'images';
     await writeHtmlIndex(setup.out, {
-      title: `csm eval: ${spec.name} on ${result.images.length} images`,
+      title: `csm eval: ${spec.name} (${head.name}) on ${result.images.length} ${items}`,
       sections: [
-        { heading: 'Faithfulness (Section 4.2)', text: `Negative explanation images E = (1 − H) ⊙ I with equal-sum heatmaps; φ = the predicted class's probability. Bars: Average Drop %, % Increase, Win % (colours: ${result.methods.join(', ')}), whiskers: 95 % intervals. CMS: ${fold ? `out of fold (${fold.folds} folds; ${fold.assignment}), so no image is in its own CMS` : `${values.cms}, as given`}. ${result.skipped.length} images skipped.${layerNote}`, images: [{ file: 'eval-metrics.png', caption: 'Average Drop % | % Increase | Win %, with 95 % intervals' }], tables: table },
-        { heading: 'Heatmaps (equal-sum, over the model input)', images: figureFiles },
-        ...(values.cms ? [] : [{ heading: 'The CMS of all images (figure only; each image is evaluated with its out-of-fold CMS)', images: [{ file: 'cms-overlay.png', caption: 'CMS over the canonical face' }] }]),
+        { heading: 'Faithfulness (Section 4.2)', text: `Negative explanation images E = (1 − H) ⊙ I with equal-sum heatmaps; ${phi}.${threshold ? ` τ = ${threshold.tau.toFixed(4)} (${threshold.source}).` : ''} Bars: Average Drop %, % Increase, Win % (colours: ${result.methods.join(', ')}), whiskers: 95 % intervals. CMS: ${fold ? `out of fold (${fold.folds} folds; ${fold.assignment}), so no ${items === 'pairs' ? 'pair' : 'image'} is in its own CMS` : `${values.cms}, as given`}. ${result.skipped.length} ${result.skipped.length === 1 ? items.slice(0, -1) : items} skipped.${layerNote}`, images: [{ file: 'eval-metrics.png', caption: 'Average Drop % | % Increase | Win %, with 95 % intervals' }], tables: table },
+        { heading: `Heatmaps (equal-sum, over the model input${threshold ? ' of each pair\'s first photo' : ''})`, images: figureFiles },
+        ...(values.cms ? [] : [{ heading: `The CMS of all ${items} (figure only; each is evaluated with its out-of-fold CMS)`, images: [{ file: 'cms-overlay.png', caption: 'CMS over the canonical face' }] }]),
         ...extra.flatMap((r) => r.sections),
       ],
       params: setup.params,
@@ -157,7 +209,7 @@ export async function evalCommand(args: string[]): Promise<number> {
     if (values.json) printJson(result.scores);
     else {
       print(markdown);
-      print(`${result.images.length} images evaluated, ${result.skipped.length} skipped → ${join(setup.out, 'index.html')}`);
+      print(`${result.images.length} ${items} evaluated, ${result.skipped.length} skipped → ${join(setup.out, 'index.html')}`);
     }
   } finally {
     for (const m of methods) await m.dispose?.();

@@ -133,53 +133,83 @@ export function summarise(methods: string[], images: ImageEvaluation[], options:
   };
 }
 
-export async function evaluate(explainer: EvalSubject, methods: SaliencyMethod[], files: string[], options: EvaluateOptions = {}): Promise<Evaluation> {
-  const head = explainer.head;
-  if (!options.scoreFor && !['softmax', 'logit', 'sigmoid'].includes(head.confidence)) {
-    // Identity heads would be evaluated through the verification confidence of Eq. 8 on pairs;
-    // that needs pair-aware methods (Grad-CAM of a cosine) and is not implemented yet.
-    throw new CsmError(`evaluation needs a classification head (or EvaluateOptions.scoreFor); "${head.name}" gives ${head.confidence} outputs${head.confidence === 'embedding' ? ' (verification pairs, Eq. 8, are not evaluated yet)' : ''}`);
-  }
+/** One explained item: an image (or a pair's first image) with the scores its methods and metrics use. */
+export interface EvalItem {
+  /** The item's id: the image's path, or a pair's id (what per-item canonical maps are looked up by). */
+  key: string;
+  prepared: Awaited<ReturnType<EvalSubject['prepare']>>;
+  plan: ReturnType<EvalSubject['plan']>;
+  classIndex: number;
+  label: string;
+  /** φ as the metrics read it (a probability for classification heads). */
+  score: ScoreSpec;
+  /** Score-CAM's channel score (the class logit). */
+  logitScore: ScoreSpec;
+  /** φ as the explanation is configured, for gradients. */
+  explainScore: ScoreSpec;
+}
+
+/**
+ * Eq. 9–10 for one item: every method's heatmap over I, the equal-sum normalisation, and φ on I
+ * and on each negative explanation image (one batch).
+ */
+export async function evaluateItem(explainer: EvalSubject, methods: SaliencyMethod[], item: EvalItem, options: Pick<EvaluateOptions, 'sumFraction' | 'onHeatmaps'> = {}): Promise<ImageEvaluation> {
+  const { prepared, plan, score } = item;
+  const { input } = explainer.spec;
+  const maps = [];
+  for (const m of methods) maps.push(await m.heatmap({ file: item.key, image: prepared.image, tensor: prepared.tensor, classIndex: item.classIndex, score, logitScore: item.logitScore, explainScore: item.explainScore, plan }));
+  const heatmaps = equalSumHeatmaps(maps, options.sumFraction);
+  await options.onHeatmaps?.(prepared.file, heatmaps);
+  const per = prepared.tensor.length;
+  const batch = new Float32Array((methods.length + 1) * per);
+  batch.set(prepared.tensor, 0);
+  heatmaps.forEach((h, k) => {
+    const pixels = negativeExplanation(prepared.image.data, h);
+    batch.set(toModelInput([{ width: input.width, height: input.height, data: pixels }], input), (k + 1) * per);
+  });
+  const out = (await explainer.session.infer(batch, methods.length + 1, [score.output]))[score.output]!;
+  const phi = Array.from(evaluateScores(score, out, methods.length + 1));
+  if (!phi.every(Number.isFinite)) throw new CsmError(`"${item.key}": the model gives non-finite confidences`);
+  return { file: item.key, classIndex: item.classIndex, label: item.label, original: phi[0]!, explained: phi.slice(1) };
+}
+
+/** Runs `each` over the items, collecting the evaluations and the items skipped with a CsmError, then summarises. */
+export async function evaluateAll<T>(methods: SaliencyMethod[], items: readonly T[], each: (item: T) => Promise<ImageEvaluation>, keyOf: (item: T) => string, options: Pick<EvaluateOptions, 'onImage' | 'bootstrap' | 'reference' | 'sumFraction'> = {}): Promise<Evaluation> {
   const images: ImageEvaluation[] = [];
   const skipped: { file: string; cause: string }[] = [];
-  const { input } = explainer.spec;
-  for (const [n, file] of files.entries()) {
+  for (const [n, item] of items.entries()) {
     try {
-      const prepared = await explainer.prepare(file);
-      const plan = explainer.plan(prepared);
-      const { prediction, score: explainScore } = await explainer.predict(prepared);
-      const classIndex = prediction.classIndex ?? 0;
-      // The metrics compare probabilities (Average Drop divides by φ(I)).
-      const score = options.scoreFor ? options.scoreFor(prediction) : headScore(head, classIndex, 'prob');
-      const logitScore = options.scoreFor ? score : headScore(head, classIndex, 'logit');
-      const maps = [];
-      for (const m of methods) maps.push(await m.heatmap({ file, image: prepared.image, tensor: prepared.tensor, classIndex, score, logitScore, explainScore, plan }));
-      const heatmaps = equalSumHeatmaps(maps, options.sumFraction);
-      await options.onHeatmaps?.(file, heatmaps);
-      const per = prepared.tensor.length;
-      const batch = new Float32Array((methods.length + 1) * per);
-      batch.set(prepared.tensor, 0);
-      heatmaps.forEach((h, k) => {
-        const pixels = negativeExplanation(prepared.image.data, h);
-        batch.set(toModelInput([{ width: input.width, height: input.height, data: pixels }], input), (k + 1) * per);
-      });
-      const out = (await explainer.session.infer(batch, methods.length + 1, [score.output]))[score.output]!;
-      const phi = Array.from(evaluateScores(score, out, methods.length + 1));
-      if (!phi.every(Number.isFinite)) throw new CsmError(`"${file}": the model gives non-finite confidences`);
-      images.push({ file, classIndex, label: prediction.label ?? String(classIndex), original: phi[0]!, explained: phi.slice(1) });
+      images.push(await each(item));
     } catch (e) {
       if (!(e instanceof CsmError)) throw e;
-      skipped.push({ file, cause: e.message });
+      skipped.push({ file: keyOf(item), cause: e.message });
     }
-    options.onImage?.(n + 1, files.length);
+    options.onImage?.(n + 1, items.length);
   }
-  if (!images.length) throw new CsmError('no image could be evaluated');
+  if (!images.length) throw new CsmError(`no image could be evaluated${skipped.length ? `:\n  ${skipped.slice(0, 5).map((s) => `${s.file}: ${s.cause}`).join('\n  ')}` : ''}`);
   const names = methods.map((m) => m.name);
   return {
     methods: names, images, skipped,
     ...summarise(names, images, { ...(options.bootstrap ? { bootstrap: options.bootstrap } : {}), ...(options.reference ? { reference: options.reference } : {}) }),
     ...(options.sumFraction !== undefined ? { sumFraction: options.sumFraction } : {}),
   };
+}
+
+export async function evaluate(explainer: EvalSubject, methods: SaliencyMethod[], files: string[], options: EvaluateOptions = {}): Promise<Evaluation> {
+  const head = explainer.head;
+  if (!options.scoreFor && !['softmax', 'logit', 'sigmoid'].includes(head.confidence)) {
+    throw new CsmError(`evaluation needs a classification head (or EvaluateOptions.scoreFor); "${head.name}" gives ${head.confidence} outputs${head.confidence === 'embedding' ? ' (identity is evaluated on verification pairs: evaluatePairs, csm eval --pairs)' : ''}`);
+  }
+  return evaluateAll(methods, files, async (file) => {
+    const prepared = await explainer.prepare(file);
+    const plan = explainer.plan(prepared);
+    const { prediction, score: explainScore } = await explainer.predict(prepared);
+    const classIndex = prediction.classIndex ?? 0;
+    // The metrics compare probabilities (Average Drop divides by φ(I)).
+    const score = options.scoreFor ? options.scoreFor(prediction) : headScore(head, classIndex, 'prob');
+    const logitScore = options.scoreFor ? score : headScore(head, classIndex, 'logit');
+    return evaluateItem(explainer, methods, { key: file, prepared, plan, classIndex, label: prediction.label ?? String(classIndex), score, logitScore, explainScore }, options);
+  }, (file) => file, options);
 }
 
 /** "value [low, high]". */
@@ -191,8 +221,9 @@ function formatP(p: number): string {
   return p < 0.001 ? p.toExponential(1) : p.toFixed(3);
 }
 
-export function evaluationMarkdown(e: Pick<Evaluation, 'methods' | 'scores' | 'paired' | 'statistics'> & { images: readonly unknown[] }): string {
-  const lines = [`| metric (${e.images.length} images; 95 % intervals) | ${e.methods.join(' | ')} |`, `|---|${e.methods.map(() => '---:').join('|')}|`];
+/** The table with intervals and the paired comparisons; `unit` names what was evaluated (images, pairs). */
+export function evaluationMarkdown(e: Pick<Evaluation, 'methods' | 'scores' | 'paired' | 'statistics'> & { images: readonly unknown[] }, unit = 'images'): string {
+  const lines = [`| metric (${e.images.length} ${unit}; 95 % intervals) | ${e.methods.join(' | ')} |`, `|---|${e.methods.map(() => '---:').join('|')}|`];
   const row = (name: string, f: (s: MethodScores) => [number, Interval], digits: number): string => `| ${name} | ${e.scores.map((s) => withInterval(...f(s), digits)).join(' | ')} |`;
   lines.push(
     row('Average Drop % (higher is better)', (s) => [s.averageDrop, s.intervals.averageDrop], 2),

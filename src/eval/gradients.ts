@@ -2,9 +2,11 @@
  * Exact gradients of a score with respect to an intermediate feature map, for Grad-CAM and
  * Grad-CAM++, with no autodiff runtime: the ONNX nodes between the feature map and the output (the
  * "suffix") are run by onnxruntime with every intermediate tensor exposed, and their backward rules
- * are applied here in reverse order, in float64. Only the op types that follow the last
- * convolution in face models are differentiated; any other op in the suffix is a clear error that
- * names it (choose a later layer).
+ * are applied here in reverse order, in float64. Only the op types that follow the CAM layer in
+ * the zoo's face models are differentiated: pooling and dense heads, the age-in-decades
+ * log-sum-exp (ReduceMax, Exp, Log), GEAR's global max pooling, and the face mesh's last Conv with
+ * csm's analytic head-pose head (Slice, Atan, Neg); any other op in the suffix is a clear error
+ * that names it (choose a later layer).
  */
 import { CsmError } from '../errors.js';
 import type { OnnxAttribute, OnnxModel, OnnxNode } from '../models/onnx/model.js';
@@ -66,6 +68,73 @@ function broadcastReader(t: Tensor, outDims: number[]): (k: number) => number {
     for (let a = rank - 1; a >= 0; a--) { o += (padded[a] === 1 ? 0 : coords[a]!) * stride; stride *= padded[a]!; }
     return t.data[o]!;
   };
+}
+
+/** ∂/∂data of Slice (opset ≥ 10: starts, ends, axes, steps as inputs): g scattered back to where each value came from. */
+function sliceBackward(n: OnnxNode, xDims: number[], yDims: number[], g: Float64Array, value: (name: string) => Tensor): Float64Array {
+  const list = (k: number): number[] | undefined => (n.inputs[k] ? Array.from(value(n.inputs[k]!).data) : undefined);
+  const starts = list(1) ?? intsAttr(n, 'starts');
+  const ends = list(2) ?? intsAttr(n, 'ends');
+  if (!starts || !ends) throw new CsmError(`Slice "${n.name}" has no starts or ends`);
+  const axes = (list(3) ?? intsAttr(n, 'axes') ?? starts.map((_, k) => k)).map((a) => (a < 0 ? a + xDims.length : a));
+  const steps = list(4) ?? starts.map(() => 1);
+  const rank = xDims.length;
+  const first = new Array<number>(rank).fill(0);
+  const step = new Array<number>(rank).fill(1);
+  axes.forEach((a, k) => {
+    const dim = xDims[a]!;
+    const s = steps[k]!;
+    let start = starts[k]!;
+    if (start < 0) start += dim;
+    first[a] = s > 0 ? Math.min(Math.max(start, 0), dim) : Math.min(Math.max(start, 0), dim - 1);
+    step[a] = s;
+  });
+  const strides = xDims.map((_, a) => size(xDims.slice(a + 1)));
+  const out = new Float64Array(size(xDims));
+  const idx = new Array<number>(rank).fill(0);
+  for (let k = 0; k < g.length; k++) {
+    let src = 0;
+    for (let a = 0; a < rank; a++) src += (first[a]! + idx[a]! * step[a]!) * strides[a]!;
+    out[src]! += g[k]!;
+    for (let a = rank - 1; a >= 0; a--) { if (++idx[a]! < yDims[a]!) break; idx[a] = 0; }
+  }
+  return out;
+}
+
+/**
+ * ∂/∂X of a 2-D Conv (NCHW, any strides, explicit pads, dilations and groups): each output
+ * gradient spreads back through the kernel onto the inputs it read (a transposed convolution).
+ */
+function convBackward(n: OnnxNode, xDims: number[], w: Tensor, yDims: number[], g: Float64Array): Float64Array {
+  const autoPad = attrOf(n, 'auto_pad');
+  if (autoPad && autoPad.kind === 'string' && !['NOTSET', 'VALID'].includes(String(autoPad.value))) throw new CsmError(`gradient of Conv "${n.name}" with auto_pad ${String(autoPad.value)} is not implemented`);
+  if (xDims.length !== 4) throw new CsmError(`gradient of Conv "${n.name}" is implemented for 2-D images only`);
+  const [N, C, H, W] = xDims as [number, number, number, number];
+  const [M, Cg, KH, KW] = w.dims as [number, number, number, number];
+  const [, , OH, OW] = yDims as [number, number, number, number];
+  const [sh, sw] = intsAttr(n, 'strides') ?? [1, 1];
+  const [dh, dw] = intsAttr(n, 'dilations') ?? [1, 1];
+  const [pt, pl] = intsAttr(n, 'pads') ?? [0, 0, 0, 0];
+  const group = intAttr(n, 'group', 1);
+  const Mg = M / group;
+  const out = new Float64Array(N * C * H * W);
+  for (let b = 0; b < N; b++) for (let m = 0; m < M; m++) {
+    const c0 = Math.floor(m / Mg) * Cg;
+    for (let oy = 0; oy < OH; oy++) for (let ox = 0; ox < OW; ox++) {
+      const gv = g[((b * M + m) * OH + oy) * OW + ox]!;
+      if (gv === 0) continue;
+      for (let c = 0; c < Cg; c++) for (let ky = 0; ky < KH; ky++) {
+        const iy = oy * sh! - pt! + ky * dh!;
+        if (iy < 0 || iy >= H) continue;
+        for (let kx = 0; kx < KW; kx++) {
+          const ix = ox * sw! - pl! + kx * dw!;
+          if (ix < 0 || ix >= W) continue;
+          out[((b * C + c0 + c) * H + iy) * W + ix]! += gv * w.data[((m * Cg + c) * KH + ky) * KW + kx]!;
+        }
+      }
+    }
+  }
+  return out;
 }
 
 /**
@@ -139,6 +208,28 @@ export function backward(suffix: OnnxNode[], layer: string, output: string, seed
         add(n.inputs[0]!, Float64Array.from({ length: x.data.length }, (_, k) => spread(k) / (n.opType === 'ReduceMean' ? count : 1)));
         break;
       }
+      case 'Neg': add(n.inputs[0]!, g.map((v) => -v)); break;
+      case 'Exp': add(n.inputs[0]!, g.map((v, k) => v * y.data[k]!)); break;
+      case 'Log': add(n.inputs[0]!, g.map((v, k) => v / x.data[k]!)); break;
+      case 'Atan': add(n.inputs[0]!, g.map((v, k) => v / (1 + x.data[k]! ** 2))); break;
+      case 'ReduceMax': {
+        // The gradient goes to the first largest element of each reduced group (as for Max).
+        const axesInput = n.inputs[1] ? Array.from(value(n.inputs[1]).data) : undefined;
+        const axes = (intsAttr(n, 'axes') ?? axesInput ?? x.dims.map((_, k) => k)).map((a) => (a < 0 ? a + x.dims.length : a));
+        const keptDims = x.dims.map((d, a) => (axes.includes(a) ? 1 : d));
+        const groups = size(keptDims);
+        const groupOf = broadcastReader({ dims: keptDims, data: Float64Array.from({ length: groups }, (_, k) => k) }, x.dims);
+        const out = new Float64Array(x.data.length);
+        const taken = new Uint8Array(groups);
+        for (let k = 0; k < x.data.length; k++) {
+          const q = groupOf(k);
+          if (!taken[q] && x.data[k] === y.data[q]) { out[k] = g[q]!; taken[q] = 1; }
+        }
+        add(n.inputs[0]!, out);
+        break;
+      }
+      case 'Slice': add(n.inputs[0]!, sliceBackward(n, x.dims, y.dims, g, value)); break;
+      case 'Conv': add(n.inputs[0]!, convBackward(n, x.dims, value(n.inputs[1]!), y.dims, g)); break;
       case 'Softmax': {
         const width = x.dims[x.dims.length - 1]!;
         const out = new Float64Array(g.length);

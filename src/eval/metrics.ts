@@ -46,14 +46,17 @@ export function asSupported(h: HeatmapLike): SupportedMap {
 /**
  * Eq. 10 for all methods of one image: each map min-max normalised (over its support, zero
  * elsewhere), then scaled to the common sum `s` and clamped to [0, 1] (the clamp is method.md's fix
- * of the release's uint8 wrap-around). By default s is the smallest of the normalised maps' sums,
- * so no map needs the clamp and all end with exactly the same sum; `fraction` sets
- * s = fraction × pixels instead.
+ * of the release's uint8 wrap-around). By default s is the smallest of the normalised maps'
+ * positive sums, so no map needs the clamp and all end with exactly the same sum; `fraction` sets
+ * s = fraction × pixels instead. A map that is all zeros (a constant map, or a CAM whose ReLU
+ * removed everything) cannot be scaled to any sum: it stays zero (its E is I: it marks nothing)
+ * and does not set s, which would otherwise be 0 and leave every method's E equal to I.
  */
 export function equalSumHeatmaps(maps: HeatmapLike[], fraction?: number): Float32Array[] {
   const normalised = maps.map((m) => { const h = asSupported(m); return minMax(h.values, h.support); });
   const sums = normalised.map((m) => m.reduce((a, b) => a + b, 0));
-  const s = fraction !== undefined ? fraction * (normalised[0]?.length ?? 0) : Math.min(...sums);
+  const positive = sums.filter((v) => v > 0);
+  const s = fraction !== undefined ? fraction * (normalised[0]?.length ?? 0) : positive.length ? Math.min(...positive) : 0;
   return normalised.map((m, k) => (sums[k]! > 0 ? Float32Array.from(m, (v) => Math.min(1, Math.max(0, (v * s) / sums[k]!))) : m));
 }
 

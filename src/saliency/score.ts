@@ -92,7 +92,9 @@ export function scoreRow(spec: ScoreSpec, row: Float32Array): number {
       if (!spec.references?.length) throw new CsmError('cosine score without reference embeddings');
       let best = -Infinity;
       for (const ref of spec.references) best = Math.max(best, cosine(row, ref));
-      return best;
+      // With `pair`, Eq. 8 against a fixed second embedding (the evaluation's E against the
+      // pair's untouched second image): φ = c · (cos − τ).
+      return spec.pair ? spec.pair.c * (best - spec.pair.tau) : best;
     }
   }
 }

@@ -68,6 +68,42 @@ const mixed = model([
   { name: 'shift', dataType: 1, dims: [1], raw: f32([0.2]) },
 ], ['p']);
 
+/**
+ * The ops after the CAM layer of the age-in-decades, GEAR and head-pose heads: a strided, padded
+ * Conv, ReduceMax (global max pooling and the log-sum-exp of the decade logits), Exp, Log, Slice,
+ * Neg and Atan.
+ */
+const headOps = model([
+  node('Identity', ['x'], 'A'),
+  node('Conv', ['A', 'K', 'kb'], 'conv', [
+    { name: 'kernel_shape', kind: 'ints', value: [3, 3] }, { name: 'strides', kind: 'ints', value: [2, 1] },
+    { name: 'pads', kind: 'ints', value: [1, 0, 1, 1] }, { name: 'dilations', kind: 'ints', value: [1, 1] }, { name: 'group', kind: 'int', value: 1 },
+  ]),
+  node('ReduceMax', ['conv'], 'pool', [{ name: 'axes', kind: 'ints', value: [2, 3] }, { name: 'keepdims', kind: 'int', value: 0 }]),
+  node('Slice', ['pool', 'starts', 'ends', 'sliceAxes', 'steps'], 'sl'),
+  node('Max', ['sl', 'zero'], 'relu'),
+  node('Exp', ['sl'], 'e'),
+  node('Log', ['e'], 'le'),
+  node('Neg', ['le'], 'n'),
+  node('Atan', ['n'], 'at'),
+  node('Add', ['at', 'relu'], 'out'),
+], [
+  { name: 'K', dataType: 1, dims: [4, 3, 3, 3], raw: f32(rand(108, -1, 1)) },
+  { name: 'kb', dataType: 1, dims: [4], raw: f32(rand(4)) },
+  { name: 'starts', dataType: 7, dims: [1], raw: i64([3]) },
+  { name: 'ends', dataType: 7, dims: [1], raw: i64([-100]) },
+  { name: 'sliceAxes', dataType: 7, dims: [1], raw: i64([1]) },
+  { name: 'steps', dataType: 7, dims: [1], raw: i64([-2]) },
+  { name: 'zero', dataType: 1, dims: [], raw: f32([0]) },
+], ['out']);
+
+/** A descriptor: GAP → MatMul, read through the cosine to a reference (verification, Eq. 8). */
+const descriptor = model([
+  node('Identity', ['x'], 'A'),
+  node('ReduceMean', ['A'], 'gap', [{ name: 'axes', kind: 'ints', value: [2, 3] }, { name: 'keepdims', kind: 'int', value: 0 }]),
+  node('MatMul', ['gap', 'D'], 'emb'),
+], [{ name: 'D', dataType: 1, dims: [3, 5], raw: f32(rand(15, -1, 1)) }], ['emb']);
+
 async function check(m: OnnxModel, outputs: string[], score: ScoreSpec, phi: (row: Float32Array) => number): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'csm-grad-'));
   writeFileSync(join(dir, 'm.onnx'), encodeModel(m));
@@ -106,11 +142,31 @@ test('through Clip, Max, Mul, Div, Tanh, ReduceSum, Reshape, Transpose, Gemm, Su
   await check(mixed, ['p'], { output: 'p', kind: 'one-minus', index: 0 }, (row) => 1 - row[0]!);
 });
 
+test('through Conv (strided, padded), ReduceMax, Slice (negative step), Exp, Log, Neg and Atan', async () => {
+  for (const index of [0, 1]) await check(headOps, ['out'], { output: 'out', kind: 'index', index }, (row) => row[index]!);
+});
+
+test('the verification score c · (cos(e, r) − τ) against a fixed reference, for both signs', async () => {
+  const reference = Float32Array.from(rand(5, -1, 1));
+  const cos = (a: ArrayLike<number>, b: ArrayLike<number>): number => {
+    let d = 0, na = 0, nb = 0;
+    for (let k = 0; k < a.length; k++) { d += a[k]! * b[k]!; na += a[k]! ** 2; nb += b[k]! ** 2; }
+    return d / Math.sqrt(na * nb);
+  };
+  for (const c of [1, -1] as const) {
+    const tau = 0.3;
+    await check(descriptor, ['emb'], { output: 'emb', kind: 'cosine-max', index: 0, references: [reference], pair: { c, tau } }, (row) => c * (cos(row, reference) - tau));
+  }
+  // Without a pair: the plain cosine to the most similar of several references.
+  const other = Float32Array.from(rand(5, -1, 1));
+  await check(descriptor, ['emb'], { output: 'emb', kind: 'cosine-max', index: 0, references: [reference, other] }, (row) => Math.max(cos(row, reference), cos(row, other)));
+});
+
 test('an op without a backward rule is a clear error naming it', async () => {
-  const bad = model([node('Identity', ['x'], 'A'), node('Exp', ['A'], 'e'), node('ReduceMean', ['e'], 'out', [{ name: 'keepdims', kind: 'int', value: 0 }])], [], ['out']);
+  const bad = model([node('Identity', ['x'], 'A'), node('Sin', ['A'], 'e'), node('ReduceMean', ['e'], 'out', [{ name: 'keepdims', kind: 'int', value: 0 }])], [], ['out']);
   await check(bad, ['out'], { output: 'out', kind: 'index', index: 0 }, (row) => row[0]!).then(
-    () => assert.unreachable('Exp has no backward rule'),
-    (e: Error) => assert.match(e.message, /cannot differentiate op Exp \(node "e"\)/),
+    () => assert.unreachable('Sin has no backward rule'),
+    (e: Error) => assert.match(e.message, /cannot differentiate op Sin \(node "e"\)/),
   );
 });
 

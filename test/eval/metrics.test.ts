@@ -18,6 +18,13 @@ test('equal-sum heatmaps: same sum for every method, within [0, 1]; with a fract
   assert.equal(Array.from(c!), [0, 0.5, 1, 1], 's = 3 → 0, 0.5, 1, 1.5 clamped to 1');
 });
 
+test('equal-sum heatmaps: an all-zero map stays zero and does not set the common sum', () => {
+  const [a, zero, b] = equalSumHeatmaps([Float32Array.of(0, 1, 2, 3), Float32Array.of(5, 5, 5, 5), Float32Array.of(0, 0, 0, 8)]);
+  assert.equal(Array.from(zero!), [0, 0, 0, 0], 'a constant map marks nothing');
+  assert.equal(Array.from(b!), [0, 0, 0, 1], 'the others still share s = 1');
+  assert.ok(Math.abs(a!.reduce((x, y) => x + y, 0) - 1) < 1e-6);
+});
+
 test('negative explanation image E = (1 − H) ⊙ I, per channel', () => {
   const e = negativeExplanation(Float32Array.of(10, 20, 30, 40, 50, 60), Float32Array.of(0.5, 1));
   assert.equal(Array.from(e), [5, 0, 15, 0, 25, 0]);

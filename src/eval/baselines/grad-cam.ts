@@ -35,6 +35,31 @@ export function scoreGradient(score: ScoreSpec, row: Float64Array): Float64Array
       break;
     }
     case 'sigmoid-logit': { const p = Math.min(Math.max(v, 1e-7), 1 - 1e-7); g[c] = (score.sign ?? 1) / (p * (1 - p)); break; }
+    case 'cosine-max': {
+      // ∂cos(x, r)/∂x = r / (|x||r|) − cos · x / |x|², r the most similar reference (the max
+      // picks it); with `pair`, φ = c · (cos − τ), so the gradient is c times that.
+      const refs = score.references;
+      if (!refs?.length) throw new CsmError('cosine score without reference embeddings');
+      let nx = 0;
+      for (const x of row) nx += x * x;
+      nx = Math.sqrt(nx);
+      let best = -Infinity;
+      let r: Float32Array = refs[0]!;
+      for (const ref of refs) {
+        let dot = 0;
+        let nr = 0;
+        for (let j = 0; j < row.length; j++) { dot += row[j]! * ref[j]!; nr += ref[j]! * ref[j]!; }
+        const cos = dot / (nx * Math.sqrt(nr) || 1);
+        if (cos > best) { best = cos; r = ref; }
+      }
+      let nr = 0;
+      for (const x of r) nr += x * x;
+      nr = Math.sqrt(nr);
+      if (!(nx > 0 && nr > 0)) break;
+      const sign = score.pair?.c ?? 1;
+      for (let j = 0; j < row.length; j++) g[j] = sign * (r[j]! / (nx * nr) - (best * row[j]!) / (nx * nx));
+      break;
+    }
     default: throw new CsmError(`gradients of ${score.kind} scores are not supported`);
   }
   return g;
