@@ -30,6 +30,7 @@ import { bootstrapMeans, classificationJob, computeCms, createExplainSetup, crea
 import { celebaImages } from '../test/helpers/data.js';
 import { startRedis } from '../test/helpers/redis.js';
 import { REPO_ROOT } from '../scripts/paths.js';
+import { CMS_DEFAULT_SAMPLING } from '../src/cli/cms.js';
 
 const { values } = parseArgs({
   options: {
@@ -82,7 +83,7 @@ function cli(args: string[]): string {
 console.log(`local: ${N} images, ${model}, stride ${stride}`);
 const local = await withLoad(async () => {
   const t0 = performance.now();
-  const setup = await createExplainSetup({ model, explain: { stride: Number(stride) }, backend: 'cpu' });
+  const setup = await createExplainSetup({ model, explain: { stride: Number(stride), sampling: CMS_DEFAULT_SAMPLING }, backend: 'cpu' });
   const frontEnd = await createFrontEnd(setup.explainer, { kind: 'auto' });
   const perImage: number[] = [];
   let last = 0;
@@ -253,12 +254,12 @@ const f = (x: number, d = 2) => x.toFixed(d);
 const md = `# Job queue (BullMQ on Redis): throughput and overhead, CPU, ${tag}
 
 \`npm run bench:queue\` (bench/queue.ts), ${result.date}. ${result.cpus} × ${result.cpu}; ${result.engine}.
-**The machine is shared with other sessions**: the 1-minute load average while each phase ran is
+The 1-minute load average while each phase ran is
 in the table; with ${result.cpus} cores, a load above ${result.cpus} means other work competed for them, so
 these numbers are an upper bound on the cost and can be rerun on a quiet machine with the same command.
 
 Data: the first ${N} photos of csm-celeba100 (a subset, to keep the bench to a few minutes), model
-\`${model}\`, \`--stride ${stride}\`, canonical size 256, CPU engine, default front end and threads;
+\`${model}\`, \`--stride ${stride}\`, csm cms's default sampling (${JSON.stringify(CMS_DEFAULT_SAMPLING)}, as submit writes into the jobs), canonical size 256, CPU engine, default front end and threads;
 chunks of ${chunk} photos. Local = the \`csm cms\` code path in one process (model load included in
 its wall time). Queue = \`csm queue submit\`, W \`csm worker --exit-when-done\` processes started together
 (each loads the model), \`csm queue collect\`; wall from submit to the end of collect.
