@@ -2,7 +2,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { coverageMask, CsmError, fingerprintDiff, loadAccumulator, versions, writeCanonicalMap, type CmsAccumulator, type ShardInfo, type WrittenMap } from '../index.js';
+import { comparableFingerprint, coverageMask, CsmError, fingerprintDiff, loadAccumulator, versions, writeCanonicalMap, type CmsAccumulator, type ShardInfo, type WrittenMap } from '../index.js';
 import { openOutput } from './out.js';
 import { EXIT, UsageError, print } from './output.js';
 import { spaceFromParams } from './space.js';
@@ -39,7 +39,7 @@ export async function mergeCommand(args: string[]): Promise<number> {
       if (typeof fp !== 'object' || fp === null || Array.isArray(fp)) throw new CsmError(`shard "${shard}" records no fingerprint of its model and parameters (not a csm cms checkpoint?)`);
       const { shard: split, ...params } = fp as Record<string, unknown> & { shard?: ShardInfo };
       if (loaded.length) {
-        const diff = fingerprintDiff(loaded[0]!.params, params, { names: [`"${positionals[0]}"`, `"${shard}"`] });
+        const diff = fingerprintDiff(comparableFingerprint(loaded[0]!.params), comparableFingerprint(params), { names: [`"${positionals[0]}"`, `"${shard}"`] });
         if (diff.length) throw new CsmError(`shard "${shard}" was made with a different model or parameters than "${positionals[0]}": ${diff.join('; ')}`);
       }
       loaded.push({ shard, acc, params, split });

@@ -14,22 +14,10 @@ import { CsmError } from '../errors.js';
 import { loadAccumulator } from '../saliency/checkpoint.js';
 import type { CmsAccumulator } from '../saliency/cms.js';
 import type { SkippedImage } from '../saliency/cms-run.js';
-import { fingerprintDiff } from '../saliency/resume.js';
+import { comparableFingerprint, fingerprintDiff } from '../saliency/resume.js';
 import { chunkId, QUEUE_PREFIX, queueName, validateChunkPayload, type RunRecord } from './payload.js';
 import { unpackResult, type ChunkSummary } from './result.js';
 import { runRecord } from './status.js';
-
-/**
- * A fingerprint as chunks from different machines must share it: the model file's path (a zoo
- * model's cache folder differs between machines and users) is left out; its SHA-256, which every
- * worker checked against the job's, stays.
- */
-export function comparableFingerprint(fp: Record<string, unknown>): Record<string, unknown> {
-  const model = fp['model'];
-  if (typeof model !== 'object' || model === null) return fp;
-  const { file: _, ...rest } = model as Record<string, unknown>;
-  return { ...fp, model: rest };
-}
 
 export interface Collected {
   record: RunRecord;

@@ -9,4 +9,5 @@ export { packResult, unpackResult, RESULT_FORMAT, type ChunkResult, type ChunkSu
 export { chunkImages, chunkPayloads, removeRun, retryFailed, submitRun, type SubmitOptions, type Submitted } from './submit.js';
 export { DEFAULT_STALL, runQueueWorker, type QueueWorkerOptions, type StallOptions } from './worker.js';
 export { runRecord, runStatus, type ChunkProblem, type RunStatus } from './status.js';
-export { collectRun, comparableFingerprint, type Collected } from './collect.js';
+export { collectRun, type Collected } from './collect.js';
+export { comparableFingerprint } from '../saliency/resume.js';

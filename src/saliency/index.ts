@@ -7,7 +7,7 @@ export { DEFAULT_EXPLAIN, Explainer, type CisResult, type ExplainOptions, type P
 export { ImagePreparer, type PreparedImage, type PrepareTiming } from './prepare.js';
 export { CmsAccumulator, CMS_MAX_MAGNITUDE, CMS_SCALE, quantiseCms, type CmsConvergencePoint } from './cms.js';
 export { canonicalJson, CheckpointError, checkpointStateSha256, CHECKPOINT_VERSION, loadAccumulator, saveAccumulator } from './checkpoint.js';
-export { checkResume, fingerprintDiff, PARAM_FLAGS, ResumeError, type ResumePoint } from './resume.js';
+export { checkResume, comparableFingerprint, fingerprintDiff, PARAM_FLAGS, ResumeError, type ResumePoint } from './resume.js';
 export { listImages, runCms, type CmsProgress, type CmsRunOptions, type CmsRunResult, type SkippedImage } from './cms-run.js';
 export { fitThreshold, pairId, readGallery, readPairs, splitPairs, verificationAccuracy, type Gallery, type Pair } from './identity.js';
 export { fileSha256, versions } from './provenance.js';

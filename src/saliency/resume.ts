@@ -70,6 +70,18 @@ function differences(a: unknown, b: unknown, path: string, out: { path: string; 
 }
 
 /**
+ * A fingerprint as runs on different machines (shards, queue chunks) must share it: the model file's path (a zoo
+ * model's cache folder differs between machines and users) is left out; its SHA-256, which every
+ * worker checked against the job's, stays.
+ */
+export function comparableFingerprint(fp: Record<string, unknown>): Record<string, unknown> {
+  const model = fp['model'];
+  if (typeof model !== 'object' || model === null) return fp;
+  const { file: _, ...rest } = model as Record<string, unknown>;
+  return { ...fp, model: rest };
+}
+
+/**
  * How two fingerprints differ, one line per top-level key that differs, named by its flag:
  * "--stride: checkpoint 4, now 6", "--model (model.sha256): checkpoint 1f0c…, now 9a7e…
  * (and 2 more differences)". `names` labels the two sides (default "checkpoint" and "now").

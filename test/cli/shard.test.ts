@@ -2,13 +2,14 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
-import { shardOf } from '../../src/index.js';
+import { cacheDir, shardOf } from '../../src/index.js';
 import { CELEBA_DIR, celebaImages, REPO_ROOT, skip } from '../helpers/data.js';
 
-const csm = (...args: string[]) => spawnSync(process.execPath, [join(REPO_ROOT, 'bin', 'csm.js'), ...args], { encoding: 'utf8' });
+const csmIn = (env: NodeJS.ProcessEnv, ...args: string[]) => spawnSync(process.execPath, [join(REPO_ROOT, 'bin', 'csm.js'), ...args], { encoding: 'utf8', env });
+const csm = (...args: string[]) => csmIn(process.env, ...args);
 const CHEAP = ['--model', 'emotion', '--stride', '24', '--canonical-size', '96', '--backend', 'cpu', '--quiet'];
 const json = (dir: string) => JSON.parse(readFileSync(join(dir, 'cms.json'), 'utf8'));
 
@@ -23,13 +24,21 @@ test('3 shards (--shard K/3) merged equal one run byte for byte; merge refuses m
 
   const one = csm('cms', '--images', images, '--out', out('one'), ...CHEAP);
   assert.is(one.status, 0, one.stderr);
+  // Shard 1 runs with its zoo models in another cache folder, as on another machine: the same
+  // files (SHA-256) under another path must still merge.
+  const otherCache = out('other-cache');
+  mkdirSync(join(otherCache, 'models'), { recursive: true });
+  for (const m of readdirSync(join(cacheDir(), 'models')).filter((n) => /^(emotion|blazeface|facemesh)-.*\.onnx$/.test(n))) copyFileSync(join(cacheDir(), 'models', m), join(otherCache, 'models', m));
   for (let k = 0; k < 3; k++) {
-    const r = csm('cms', '--images', images, '--out', out(`s${k}`), '--shard', `${k}/3`, ...CHEAP);
+    const env = k === 1 ? { ...process.env, CSM_CACHE_DIR: otherCache } : process.env;
+    const r = csmIn(env, 'cms', '--images', images, '--out', out(`s${k}`), '--shard', `${k}/3`, ...CHEAP);
     assert.is(r.status, 0, r.stderr);
   }
   const shards = [0, 1, 2].map((k) => json(out(`s${k}`)));
   assert.equal(shards.map((s) => s.shard.index), [0, 1, 2]);
   assert.is(shards.reduce((n, s) => n + s.counts.explained, 0), 6, 'every photo in exactly one shard');
+  assert.ok(String(shards[1].params.model.file).startsWith(otherCache), 'shard 1 read its model from the other cache');
+  assert.is(shards[1].params.model.sha256, shards[0].params.model.sha256);
   assert.is(new Set(shards.flatMap((s) => s.images)).size, 6);
   for (const s of shards) {
     assert.is(s.shard.count, 3);
