@@ -19,5 +19,5 @@ export { probeAdapters, autoChoice, distinctAdapters, isSoftwareAdapter, type Pr
 export * from './report/index.js';
 export * from './eval/index.js';
 export * from './compare/index.js';
-export { PAPER_DEFAULT_STRIDE, PAPER_RUNS, runPaper, type PaperOptions, type PaperResult, type PaperRun } from './paper/run.js';
+export { PAPER_DEFAULT_SAMPLING, PAPER_DEFAULT_STRIDE, PAPER_RUNS, runPaper, type PaperOptions, type PaperResult, type PaperRun } from './paper/run.js';
 export { regionIntervals, regionLead, regionIntervalMarkdown, type RegionInterval, type RegionLead } from './paper/regions.js';

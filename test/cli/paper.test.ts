@@ -31,6 +31,7 @@ test('csm paper: five-task figure, gender models compared, pose bins, eye region
     'compare-gender-vs-gender-faceres/compare.png', 'eyes-gender-by-predicted-gender/compare.json', 'eyes-gender-by-groups-csv/compare.json']) assert.ok(existsSync(join(out, f)), f);
   const paper = JSON.parse(readFileSync(join(out, 'paper.json'), 'utf8'));
   assert.is(paper.stride, 48);
+  assert.equal(paper.sampling, { kind: 'stratified', points: 64 }, 'the default sampling is recorded');
   assert.is(paper.statistics.bootstrap, 100);
   for (const key of ['gender', 'gender-faceres', 'pose']) assert.is(paper.runs[key].explained, 4, key);
   assert.equal(Object.keys(paper.fig1.regions), ['gender', 'pose']);
