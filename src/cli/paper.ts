@@ -46,8 +46,8 @@ Options:
                         The default (64 of the ~2,100 stride-4 points) costs about what a
                         stride-24 grid does and gives maps without gaps; over ~55 faces the CMS
                         keeps r ≈ 0.99 to the dense one. The default run, 7 models over ~55
-                        sample faces, took 10 minutes on 2 CPU cores shared with a test run
-                        (faceres, run three times, is half of it).
+                        sample faces, took 13.5 minutes on 2 CPU cores that two other csm runs
+                        shared (faceres, run three times, is about half of it).
   --canonical-size N    side of the canonical face and maps                     [default: 256]
   --permutations N      permutations of each comparison's test                  [default: ${COMPARE_DEFAULTS.permutations}]
   --bootstrap N         bootstrap resamples of every interval                   [default: ${COMPARE_DEFAULTS.bootstrap}]
