@@ -5,7 +5,7 @@ import {
   COMPARE_DEFAULTS, CsmError, createExplainSetup, readGroups, listImages, compareMemoryBytes, normaliseMap, runInfo, writeComparison,
   type CanonicalMapSet, type CompareDesign, type Correction, type MapNormalisation, printableName, type ExplainSetup as LibrarySetup,
 } from '../index.js';
-import { EXPLAIN_HELP, EXPLAIN_OPTIONS, setupExplain } from './explain-args.js';
+import { EXPLAIN_HELP, EXPLAIN_OPTIONS, setupExplain, whole } from './explain-args.js';
 import { EXIT, UsageError, print, printJson } from './output.js';
 import { Progress } from './progress.js';
 
@@ -82,14 +82,6 @@ const OPTIONS = {
   'max-memory': { type: 'string' },
   normalise: { type: 'string' },
 } as const;
-
-function whole(v: string | undefined, flag: string, fallback: number, min: number, max: number): number {
-  if (v === undefined) return fallback;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min || n > max) throw new UsageError(`${flag} takes a whole number from ${min} to ${max}, got "${v}"`);
-  return n;
-}
-
 
 interface Side { label: string; set: CanonicalMapSet }
 

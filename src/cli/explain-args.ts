@@ -99,6 +99,11 @@ export function int(v: string | undefined, flag: string, fallback: number | unde
   return n;
 }
 
+/** {@link int} with a fallback, so always a number. */
+export function whole(v: string | undefined, flag: string, fallback: number, min: number, max: number): number {
+  return int(v, flag, fallback, min, max) ?? fallback;
+}
+
 function oneOf<T extends string>(v: string | undefined, flag: string, allowed: readonly T[], fallback: T): T {
   if (v === undefined) return fallback;
   if (!(allowed as readonly string[]).includes(v)) throw new UsageError(`${flag} takes ${allowed.join(' | ')}, got "${v}"`);

@@ -2,7 +2,7 @@
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { COMPARE_DEFAULTS, PAPER_DEFAULT_SAMPLING, PAPER_DEFAULT_STRIDE, PAPER_RUNS, runPaper, SAMPLE_INSTALL } from '../index.js';
-import { samplingFromFlags } from './explain-args.js';
+import { samplingFromFlags, whole } from './explain-args.js';
 import { openOutput } from './out.js';
 import { EXIT, UsageError, print } from './output.js';
 import { Progress } from './progress.js';
@@ -64,13 +64,6 @@ Options:
 The sample photos' packages are development dependencies of csm; a project that installs csm adds
 them with
   ${SAMPLE_INSTALL}`;
-
-function whole(v: string | undefined, flag: string, fallback: number, min: number, max: number): number {
-  if (v === undefined) return fallback;
-  const n = Number(v);
-  if (!/^\d+$/.test(v) || n < min || n > max) throw new UsageError(`${flag} takes a whole number from ${min} to ${max}, got "${v}"`);
-  return n;
-}
 
 export async function paperCommand(args: string[]): Promise<number> {
   const { values } = parseArgs({
