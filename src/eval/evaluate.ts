@@ -97,7 +97,12 @@ function lower(a: number, b: number): -1 | 0 | 1 {
  * The metrics, their intervals and the paired comparisons from the per-image confidences: every
  * metric is a mean of per-image terms, and one set of bootstrap resamples gives all intervals.
  */
-export function summarise(methods: string[], images: ImageEvaluation[], options: { bootstrap?: BootstrapOptions; reference?: string } = {}): Pick<Evaluation, 'scores' | 'paired' | 'statistics'> {
+/** What the evaluated items are, in the statistics' words (pairs for identity). */
+export interface EvalUnit { plural: string; singular: string }
+const IMAGES: EvalUnit = { plural: 'images', singular: 'image' };
+
+export function summarise(methods: string[], images: ImageEvaluation[], options: { bootstrap?: BootstrapOptions; reference?: string; unit?: EvalUnit } = {}): Pick<Evaluation, 'scores' | 'paired' | 'statistics'> {
+  const unit = options.unit ?? IMAGES;
   const M = methods.length;
   const drops = methods.map((_, m) => images.map((i) => dropTerm(i.original, i.explained[m]!)));
   const increases = methods.map((_, m) => images.map((i) => increaseTerm(i.original, i.explained[m]!)));
@@ -126,8 +131,8 @@ export function summarise(methods: string[], images: ImageEvaluation[], options:
   return {
     scores, paired,
     statistics: {
-      intervals: `percentile bootstrap over images: ${bootstrap.resamples} resamples with replacement (mulberry32, seed ${bootstrap.seed}), ${100 * bootstrap.level} % interval from the type-7 quantiles of the resampled means`,
-      paired: `per-image difference of the Average Drop terms (${refName} − baseline) with its paired percentile-bootstrap interval (same resamples); p: exact two-sided sign test on which explanation image is less confident (ties within 1e-6 relative left out)`,
+      intervals: `percentile bootstrap over ${unit.plural}: ${bootstrap.resamples} resamples with replacement (mulberry32, seed ${bootstrap.seed}), ${100 * bootstrap.level} % interval from the type-7 quantiles of the resampled means`,
+      paired: `per-${unit.singular} difference of the Average Drop terms (${refName} − baseline) with its paired percentile-bootstrap interval (same resamples); p: exact two-sided sign test on which explanation image is less confident (ties within 1e-6 relative left out)`,
       resamples: bootstrap.resamples, seed: bootstrap.seed, level: bootstrap.level,
     },
   };
@@ -174,7 +179,7 @@ export async function evaluateItem(explainer: EvalSubject, methods: SaliencyMeth
 }
 
 /** Runs `each` over the items, collecting the evaluations and the items skipped with a CsmError, then summarises. */
-export async function evaluateAll<T>(methods: SaliencyMethod[], items: readonly T[], each: (item: T) => Promise<ImageEvaluation>, keyOf: (item: T) => string, options: Pick<EvaluateOptions, 'onImage' | 'bootstrap' | 'reference' | 'sumFraction'> = {}): Promise<Evaluation> {
+export async function evaluateAll<T>(methods: SaliencyMethod[], items: readonly T[], each: (item: T) => Promise<ImageEvaluation>, keyOf: (item: T) => string, options: Pick<EvaluateOptions, 'onImage' | 'bootstrap' | 'reference' | 'sumFraction'> & { unit?: EvalUnit } = {}): Promise<Evaluation> {
   const images: ImageEvaluation[] = [];
   const skipped: { file: string; cause: string }[] = [];
   for (const [n, item] of items.entries()) {
@@ -190,7 +195,7 @@ export async function evaluateAll<T>(methods: SaliencyMethod[], items: readonly 
   const names = methods.map((m) => m.name);
   return {
     methods: names, images, skipped,
-    ...summarise(names, images, { ...(options.bootstrap ? { bootstrap: options.bootstrap } : {}), ...(options.reference ? { reference: options.reference } : {}) }),
+    ...summarise(names, images, { ...(options.bootstrap ? { bootstrap: options.bootstrap } : {}), ...(options.reference ? { reference: options.reference } : {}), ...(options.unit ? { unit: options.unit } : {}) }),
     ...(options.sumFraction !== undefined ? { sumFraction: options.sumFraction } : {}),
   };
 }

@@ -16,7 +16,7 @@ import { fitThreshold, pairId, type Pair } from '../saliency/identity.js';
 import { cosine } from '../saliency/score.js';
 import type { ScoreSpec } from '../saliency/types.js';
 import type { SaliencyMethod } from './baselines/base.js';
-import { evaluateAll, evaluateItem, type EvalSubject, type Evaluation, type EvaluateOptions } from './evaluate.js';
+import { evaluateAll, evaluateItem, evaluationMarkdown, summarise, type EvalSubject, type EvalUnit, type Evaluation, type EvaluateOptions } from './evaluate.js';
 import { foldCms, type FoldCms } from './folds.js';
 
 /** A pair with both photos prepared and embedded once, and the model's decision on it. */
@@ -115,7 +115,34 @@ export const VERIFICATION_PHI = 'φ = max(0, c·(cos(e(I₁), e(I₂)) − τ)) 
  * Every pair's first image explained by each method, with φ the verification confidence of the
  * pair; pairs whose similarity lies exactly on τ (no decision) are skipped.
  */
-export async function evaluatePairs(explainer: EvalSubject, methods: SaliencyMethod[], pairs: readonly PreparedPair[], tau: number, options: Omit<EvaluateOptions, 'scoreFor'> = {}): Promise<Evaluation & { phi: string }> {
+export const PAIRS: EvalUnit = { plural: 'pairs', singular: 'pair' };
+
+/** The metrics of the pairs of one decision (genuine or impostor), with their own intervals. */
+export interface DecisionSummary extends Pick<Evaluation, 'methods' | 'scores' | 'paired' | 'statistics'> {
+  decision: 'genuine' | 'impostor';
+  images: Evaluation['images'];
+}
+
+/**
+ * The evaluation split by the model's decision on each pair, when the pairs hold both. φ means
+ * different things on the two sides (how similar the model finds a genuine pair, how dissimilar an
+ * impostor pair), so a method can do well on one and badly on the other; the pooled table hides
+ * that. Same bootstrap settings as the pooled table, resampled within each side.
+ */
+export function byDecision(e: Pick<Evaluation, 'methods' | 'images' | 'statistics' | 'paired'>): DecisionSummary[] {
+  const sides = (['genuine', 'impostor'] as const).map((decision) => ({ decision, images: e.images.filter((i) => i.label === decision) }));
+  if (sides.some((s) => !s.images.length)) return [];
+  const bootstrap = { resamples: e.statistics.resamples, seed: e.statistics.seed, level: e.statistics.level };
+  return sides.map((s) => ({ ...s, methods: e.methods, ...summarise(e.methods, s.images, { bootstrap, unit: PAIRS, ...(e.paired[0] ? { reference: e.paired[0].reference } : {}) }) }));
+}
+
+/** The per-decision tables, each under a heading that says what φ is on that side. */
+export function decisionMarkdown(sides: readonly DecisionSummary[]): string {
+  const what = { genuine: 'φ = cos − τ: how similar the model finds the pair', impostor: 'φ = τ − cos: how dissimilar the model finds the pair' };
+  return sides.map((s) => `**${s.decision === 'genuine' ? 'Genuine' : 'Impostor'} pairs** (the model's decision on the untouched pair; ${what[s.decision]})\n\n${evaluationMarkdown(s, 'pairs').replace(/\n\nIntervals: [^]*$/, '')}`).join('\n\n');
+}
+
+export async function evaluatePairs(explainer: EvalSubject, methods: SaliencyMethod[], pairs: readonly PreparedPair[], tau: number, options: Omit<EvaluateOptions, 'scoreFor'> = {}): Promise<Evaluation & { phi: string; byDecision: DecisionSummary[] }> {
   if (explainer.head.confidence !== 'embedding') throw new CsmError(`verification pairs need an identity head (embeddings); "${explainer.head.name}" gives ${explainer.head.confidence} outputs`);
   const result = await evaluateAll(methods, pairs, async (p) => {
     if (p.cos === tau) throw new CsmError(`cos = τ = ${tau}: the model makes no decision on this pair`);
@@ -126,6 +153,6 @@ export async function evaluatePairs(explainer: EvalSubject, methods: SaliencyMet
       score, logitScore: score, explainScore: score,
     }, options);
     return { ...e, original: Math.max(0, e.original), explained: e.explained.map((v) => Math.max(0, v)) };
-  }, (p) => p.key, options);
-  return { ...result, phi: VERIFICATION_PHI };
+  }, (p) => p.key, { ...options, unit: PAIRS });
+  return { ...result, phi: VERIFICATION_PHI, byDecision: byDecision(result) };
 }

@@ -20,7 +20,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cpuEngine } from '../../src/engine/cpu/engine.js';
 import {
-  buildPlan, encodeModel, evaluatePairs, GRAY_WEIGHTS, parseSpec, preparePairs, resolveModel, resolveThreshold, toModelInput,
+  buildPlan, decisionMarkdown, encodeModel, evaluatePairs, GRAY_WEIGHTS, parseSpec, preparePairs, resolveModel, resolveThreshold, toModelInput,
   type EvalSubject, type HeatmapLike, type MethodInput, type PreparedImage, type SaliencyMethod,
 } from '../../src/index.js';
 
@@ -90,6 +90,24 @@ test('Average Drop, % Increase and Win % of verification pairs equal the hand co
     close(sc.win, x.win, `${sc.method} Win %`);
   });
   assert.match(e.phi, /max\(0, c·\(cos/);
+  assert.match(e.statistics.intervals, /over pairs/, 'the intervals are over pairs, not images');
+  assert.match(e.statistics.paired, /per-pair difference/);
+  // Split by decision. Genuine (P1, P2): Q's drops d1 and 100 (flipped), R's d1 and 0 (P2 rose),
+  // CMS 0 and 0; rises: CMS on P1, R on P2; wins: P1 Q/R tie, P2 Q. Impostor (P3): all unchanged.
+  assert.equal(e.byDecision.map((d) => [d.decision, d.images.length]), [['genuine', 2], ['impostor', 1]]);
+  const [genuine, impostor] = e.byDecision;
+  [{ averageDrop: 0, increase: 50, win: 0 }, { averageDrop: (d1 + 100) / 2, increase: 0, win: 75 }, { averageDrop: d1 / 2, increase: 50, win: 25 }].forEach((x, m) => {
+    const sc = genuine!.scores[m]!;
+    close(sc.averageDrop, x.averageDrop, `genuine ${sc.method} Average Drop`);
+    close(sc.increase, x.increase, `genuine ${sc.method} % Increase`);
+    close(sc.win, x.win, `genuine ${sc.method} Win %`);
+  });
+  impostor!.scores.forEach((sc) => { close(sc.averageDrop, 0, 'impostor Average Drop'); close(sc.increase, 0, 'impostor % Increase'); close(sc.win, 100 / 3, 'impostor Win %'); });
+  assert.equal(genuine!.paired.map((c) => [c.baseline, c.wins, c.losses, c.ties]), [['Q', 0, 2, 0], ['R', 1, 1, 0]], 'CMS against each baseline, pair by pair, on the genuine side (P2: CMS leaves φ, R raises it)');
+  const md = decisionMarkdown(e.byDecision);
+  assert.match(md, /\*\*Genuine pairs\*\*[^]*\(2 pairs; 95 % intervals\)[^]*\*\*Impostor pairs\*\*[^]*\(1 pairs; 95 % intervals\)/);
+  const one = await evaluatePairs(s, methods, pairs.slice(0, 2), 0.5);
+  assert.equal(one.byDecision, [], 'pairs of one decision get no split');
   await s.session.dispose();
 });
 
