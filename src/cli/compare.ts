@@ -1,8 +1,8 @@
 /** `csm compare`: two CMS side by side with intervals and a significance mask (two models, or two groups of images). */
-import { dirname, join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
-  COMPARE_DEFAULTS, CsmError, createExplainSetup, readGroups, listImages, compareMemoryBytes, normaliseMap, runInfo, writeComparison,
+  COMPARE_DEFAULTS, CsmError, createExplainSetup, groupsBase, readGroups, listImages, compareMemoryBytes, normaliseMap, runInfo, writeComparison,
   type CanonicalMapSet, type CompareDesign, type Correction, type MapNormalisation, printableName, type ExplainSetup as LibrarySetup,
 } from '../index.js';
 import { EXPLAIN_HELP, EXPLAIN_OPTIONS, setupExplain, whole } from './explain-args.js';
@@ -40,7 +40,8 @@ Data:
   --head-b NAME             its head                        [default: its first with a confidence]
   --groups GROUPS.csv       lines "file,group" (a header line "file,group" is allowed), exactly two
                             groups, A = the first group named; relative paths are taken from
-                            --images DIR when given, else from the CSV's folder
+                            --images (a folder, or a list's folder) when given, else from the
+                            CSV's folder
   --group-by MODEL:HEAD     groups by the predicted class of a two-class head (e.g. gender:gender;
                             A = its first label); MODEL may be --model itself (no second run)
   --images DIR|LIST         the images (all of them for --model-b and --group-by)
@@ -137,7 +138,7 @@ export async function compareCommand(args: string[]): Promise<number> {
     let csvGroups: Map<string, string> | undefined;
     let groupNames: [string, string] | undefined;
     if (values.groups) {
-      const rows = await readGroups(values.groups, values.images ?? dirname(resolve(values.groups)));
+      const rows = await readGroups(values.groups, await groupsBase(values.groups, values.images));
       files = rows.map((r) => r.file);
       csvGroups = new Map(rows.map((r) => [r.file, r.group]));
       const names = [...new Set(rows.map((r) => r.group))];

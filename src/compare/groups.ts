@@ -1,6 +1,6 @@
 /** The groups of a comparison from a CSV of "file,group" lines (csm compare --groups, csm paper --groups). */
-import { readFile } from 'node:fs/promises';
-import { isAbsolute, resolve } from 'node:path';
+import { readFile, stat } from 'node:fs/promises';
+import { dirname, isAbsolute, resolve } from 'node:path';
 import { CsmError } from '../errors.js';
 
 /** "file,group" lines → [file, group][] (paths resolved against `base`). */
@@ -19,4 +19,15 @@ export async function readGroups(csv: string, base: string): Promise<{ file: str
   const groups = [...new Set(rows.map((r) => r.group))];
   if (groups.length !== 2) throw new CsmError(`${csv}: needs exactly two groups, found ${groups.length} (${groups.join(', ')})`);
   return rows;
+}
+
+/**
+ * The folder that a groups CSV's relative paths are read from: --images when it is a folder, the
+ * folder of --images when it is a list file (a list's own paths are relative to it), else the
+ * CSV's own folder.
+ */
+export async function groupsBase(csv: string, images?: string): Promise<string> {
+  if (!images) return dirname(resolve(csv));
+  const info = await stat(images).catch(() => { throw new CsmError(`"${images}" does not exist (give a folder of images or a list file)`); });
+  return info.isDirectory() ? resolve(images) : dirname(resolve(images));
 }

@@ -9,4 +9,4 @@ export {
 } from './maps.js';
 export { compareFigures, mapOverlay, sharedRange, titledRow, type CompareFigures } from './figure.js';
 export { COMPARISON_FILES, writeComparison, type ComparisonInput, type ComparisonSide, type ComparisonStatistics, type WrittenComparison } from './write.js';
-export { readGroups } from './groups.js';
+export { groupsBase, readGroups } from './groups.js';

@@ -15,8 +15,7 @@
  * parameter.
  */
 import { mkdir, readFile } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
-import { statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { CsmError } from '../errors.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { readNpyFile, writeNpy } from '../image/npy.js';
@@ -32,7 +31,7 @@ import { mapOverlay, sharedRange, titledRow } from '../compare/figure.js';
 import { normaliseMap, type CanonicalMapSet } from '../compare/maps.js';
 import { COMPARE_DEFAULTS } from '../compare/stats.js';
 import { writeComparison, type ComparisonStatistics } from '../compare/write.js';
-import { readGroups } from '../compare/groups.js';
+import { groupsBase, readGroups } from '../compare/groups.js';
 import { rgbaPng, withColorbar } from '../report/colorbar.js';
 import { escapeHtml, markdownToHtml, writeHtmlIndex, type ReportSection } from '../report/html.js';
 import { coverageMask, type CanonicalMapSpace } from '../report/maps.js';
@@ -273,7 +272,6 @@ function heldOutText(mode: Record<string, unknown>): string {
 }
 
 /** Where relative paths of a groups CSV point: the --images folder, or a list file's folder. */
-const imagesBase = (images: string): string => (statSync(images).isDirectory() ? images : dirname(resolve(images)));
 
 const link = (href: string, text: string): string => `<a href="${escapeHtml(href)}">${escapeHtml(text)}</a>`;
 
@@ -429,7 +427,7 @@ export async function runPaper(options: PaperOptions): Promise<PaperResult> {
   }
   if (options.groups && explained.get('gender')) {
     const e = explained.get('gender')!;
-    const rows = await readGroups(options.groups, options.images ? imagesBase(options.images) : dirname(resolve(options.groups)));
+    const rows = await readGroups(options.groups, await groupsBase(options.groups, options.images));
     const groupOf = new Map(rows.map((r) => [r.file, r.group]));
     const names = [...new Set(rows.map((r) => r.group))] as [string, string];
     // Ids are paths as listed (relative when --images is); the CSV's are absolute.
