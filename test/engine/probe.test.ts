@@ -43,7 +43,7 @@ test('a child that crashes, hangs, or prints garbage: a clear sentence, never a 
   assert.match(crash.failure!, /--backend cpu/);
   const t0 = Date.now();
   const hang = await probeAdapters({ timeoutMs: 500, child: child('hang', 'setInterval(() => {}, 1000);') });
-  assert.ok(Date.now() - t0 < 5000);
+  assert.ok(Date.now() - t0 < 30_000, 'the hung child is stopped, not waited on');
   assert.match(hang.failure!, /gave no answer within 1 s and was stopped/);
   const garbage = await probeAdapters({ child: child('garbage', 'console.log("hello"); process.exitCode = 3;') });
   assert.match(garbage.failure!, /ended with exit code 3 without an answer/);

@@ -143,9 +143,8 @@ test('PNG gray 8-bit with colour-key tRNS keeps the keyed pixels', () => {
   assert.equal(Array.from(img.data), [100, 200, 100, 200, 100, 200]);
 });
 
-test('header-only 20000x20000 PNG is refused quickly, naming the dimensions', () => {
+test('header-only 20000x20000 PNG is refused from its header, naming the dimensions', () => {
   const bytes = Buffer.concat([SIGNATURE, ihdr(20000, 20000, 8, 6)]);
-  const t0 = performance.now();
   try {
     decodeImage(bytes, 'huge.png');
     assert.unreachable('should have thrown');
@@ -155,8 +154,10 @@ test('header-only 20000x20000 PNG is refused quickly, naming the dimensions', ()
     assert.is(e.file, 'huge.png');
     assert.match(e.message, '20000x20000');
     assert.match(e.message, /^cannot read image "huge\.png": /);
+    // The header check's own sentence: refused before any pixel is decoded (the bytes hold none,
+    // so a decoder would have failed with another cause).
+    assert.match(e.message, /declares 20000x20000 pixels, over the limit of \d+/);
   }
-  assert.ok(performance.now() - t0 < 200, 'should fail without decoding');
 });
 
 test('maxPixels limit applies to ordinary images too', () => {
