@@ -51,6 +51,8 @@ explained image is the first of each pair, the second is left untouched, and
 on the pairs when they hold both kinds, else the zoo model's verification τ (csm models info).
 The CMS is the verification CMS over the pairs (the same canonical point occluded in both
 photos), out of fold; Grad-CAM and Grad-CAM++ differentiate the cosine, Score-CAM scores φ.
+When the pairs hold both decisions, eval.md also gives the table of each side apart (φ measures
+similarity on genuine pairs, dissimilarity on impostor pairs, and a method can do well on one only).
 A data set without identities can use impostor neighbours, each photo against the next one in
 sorted order (relative paths are read from the CSV's folder):
   ls DIR | sort | awk '{f[NR]=$0} END{for(i=1;i<=NR;i++) print f[i] "," f[i%NR+1] ",0"}' > DIR/pairs.csv
