@@ -228,7 +228,7 @@ function formatP(p: number): string {
 
 /** The table with intervals and the paired comparisons; `unit` names what was evaluated (images, pairs). */
 export function evaluationMarkdown(e: Pick<Evaluation, 'methods' | 'scores' | 'paired' | 'statistics'> & { images: readonly unknown[] }, unit = 'images'): string {
-  const lines = [`| metric (${e.images.length} ${unit}; 95 % intervals) | ${e.methods.join(' | ')} |`, `|---|${e.methods.map(() => '---:').join('|')}|`];
+  const lines = [`| metric (${e.images.length} ${e.images.length === 1 ? unit.replace(/s$/, '') : unit}; 95 % intervals) | ${e.methods.join(' | ')} |`, `|---|${e.methods.map(() => '---:').join('|')}|`];
   const row = (name: string, f: (s: MethodScores) => [number, Interval], digits: number): string => `| ${name} | ${e.scores.map((s) => withInterval(...f(s), digits)).join(' | ')} |`;
   lines.push(
     row('Average Drop % (higher is better)', (s) => [s.averageDrop, s.intervals.averageDrop], 2),

@@ -136,10 +136,10 @@ export function byDecision(e: Pick<Evaluation, 'methods' | 'images' | 'statistic
   return sides.map((s) => ({ ...s, methods: e.methods, ...summarise(e.methods, s.images, { bootstrap, unit: PAIRS, ...(e.paired[0] ? { reference: e.paired[0].reference } : {}) }) }));
 }
 
-/** The per-decision tables, each under a heading that says what φ is on that side. */
+/** The per-decision tables, each after a plain line (the HTML report shows it as it is) that says what φ is on that side. */
 export function decisionMarkdown(sides: readonly DecisionSummary[]): string {
   const what = { genuine: 'φ = cos − τ: how similar the model finds the pair', impostor: 'φ = τ − cos: how dissimilar the model finds the pair' };
-  return sides.map((s) => `**${s.decision === 'genuine' ? 'Genuine' : 'Impostor'} pairs** (the model's decision on the untouched pair; ${what[s.decision]})\n\n${evaluationMarkdown(s, 'pairs').replace(/\n\nIntervals: [^]*$/, '')}`).join('\n\n');
+  return sides.map((s) => `${s.decision === 'genuine' ? 'Genuine' : 'Impostor'} pairs only (the model's decision on the untouched pair; ${what[s.decision]}):\n\n${evaluationMarkdown(s, 'pairs').replace(/\n\nIntervals: [^]*$/, '')}`).join('\n\n');
 }
 
 export async function evaluatePairs(explainer: EvalSubject, methods: SaliencyMethod[], pairs: readonly PreparedPair[], tau: number, options: Omit<EvaluateOptions, 'scoreFor'> = {}): Promise<Evaluation & { phi: string; byDecision: DecisionSummary[] }> {
