@@ -39,7 +39,9 @@ async function main(): Promise<void> {
   const setup = await createExplainSetup({ model: 'faceres', explain: { head: 'descriptor' }, backend: 'cpu', batch: 1 });
   const faces: string[] = [];
   try {
+    // N pairs need N + 1 photos with a face (the last impostor's partner); stop there.
     for (const f of photos) {
+      if (faces.length > n) break;
       try {
         await setup.explainer.prepare(join(dir, f));
         faces.push(f);

@@ -4,8 +4,8 @@ import { writeFileAtomic as writeFile } from '../index.js';
 import { basename, extname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
-  camLayerResolver, classificationJob, createMethods, CsmError, decisionMarkdown, DEFAULT_METHODS, evaluate, evaluatePairs, evaluationMarkdown, foldCms, intervalBarChart, listImages, methodEntry,
-  METHODS, methodsHelp, METRICS, pairFoldCms, photoOverlay, preparePairs, readNpyFile, readPairs, resolveThreshold, rgbaPng, runInfo, withColorbar, writeCmsOutputs, writeHtmlIndex, zooEntry,
+  camLayerResolver, classificationJob, createMethods, CsmError, decisionMarkdown, DEFAULT_METHODS, evaluate, evaluatePairs, evaluationMarkdown, foldCms, IMAGE_UNIT, intervalBarChart, listImages, methodEntry,
+  METHODS, methodsHelp, METRICS, PAIR_UNIT, pairFoldCms, photoOverlay, preparePairs, readNpyFile, readPairs, resolveThreshold, rgbaPng, runInfo, withColorbar, writeCmsOutputs, writeHtmlIndex, zooEntry,
   type DecisionSummary, type Evaluation, type FoldCms, type PreparedPair, type SaliencyMethod, type Threshold,
 } from '../index.js';
 import { EXPLAIN_HELP, EXPLAIN_OPTIONS, setupExplain } from './explain-args.js';
@@ -185,7 +185,7 @@ export async function evalCommand(args: string[]): Promise<number> {
     const phi = result.phi ?? 'φ = the predicted class\'s probability';
     // Identity with both decisions: the pooled table, then one per decision (φ differs in kind).
     const sides = result.byDecision ?? [];
-    const table = evaluationMarkdown(result, threshold ? 'pairs' : 'images') + (sides.length ? `\n\n${decisionMarkdown(sides)}` : '');
+    const table = evaluationMarkdown(result, threshold ? PAIR_UNIT : IMAGE_UNIT) + (sides.length ? `\n\n${decisionMarkdown(sides)}` : '');
     const groups = [result.scores.map((s) => s.averageDrop), result.scores.map((s) => s.increase), result.scores.map((s) => s.win)];
     const intervals = [result.scores.map((s) => s.intervals.averageDrop), result.scores.map((s) => s.intervals.increase), result.scores.map((s) => s.intervals.win)];
     await writeFile(join(setup.out, 'eval-metrics.png'), rgbaPng(intervalBarChart(groups, { max: 100, intervals, groupLabels: ['Average Drop %', '% Increase', 'Win %'], legend: result.methods, yLabel: '% (whiskers: 95 % bootstrap intervals)' })));

@@ -93,16 +93,17 @@ function lower(a: number, b: number): -1 | 0 | 1 {
   return Math.abs(a - b) <= tie ? 0 : a < b ? -1 : 1;
 }
 
+/** What the evaluated items are, in the tables' and statistics' words. */
+export interface EvalUnit { plural: string; singular: string }
+export const IMAGE_UNIT: EvalUnit = { plural: 'images', singular: 'image' };
+export const PAIR_UNIT: EvalUnit = { plural: 'pairs', singular: 'pair' };
+
 /**
  * The metrics, their intervals and the paired comparisons from the per-image confidences: every
  * metric is a mean of per-image terms, and one set of bootstrap resamples gives all intervals.
  */
-/** What the evaluated items are, in the statistics' words (pairs for identity). */
-export interface EvalUnit { plural: string; singular: string }
-const IMAGES: EvalUnit = { plural: 'images', singular: 'image' };
-
 export function summarise(methods: string[], images: ImageEvaluation[], options: { bootstrap?: BootstrapOptions; reference?: string; unit?: EvalUnit } = {}): Pick<Evaluation, 'scores' | 'paired' | 'statistics'> {
-  const unit = options.unit ?? IMAGES;
+  const unit = options.unit ?? IMAGE_UNIT;
   const M = methods.length;
   const drops = methods.map((_, m) => images.map((i) => dropTerm(i.original, i.explained[m]!)));
   const increases = methods.map((_, m) => images.map((i) => increaseTerm(i.original, i.explained[m]!)));
@@ -226,9 +227,14 @@ function formatP(p: number): string {
   return p < 0.001 ? p.toExponential(1) : p.toFixed(3);
 }
 
-/** The table with intervals and the paired comparisons; `unit` names what was evaluated (images, pairs). */
-export function evaluationMarkdown(e: Pick<Evaluation, 'methods' | 'scores' | 'paired' | 'statistics'> & { images: readonly unknown[] }, unit = 'images'): string {
-  const lines = [`| metric (${e.images.length} ${e.images.length === 1 ? unit.replace(/s$/, '') : unit}; 95 % intervals) | ${e.methods.join(' | ')} |`, `|---|${e.methods.map(() => '---:').join('|')}|`];
+/**
+ * The table with intervals and the paired comparisons; `unit` names what was evaluated (images,
+ * pairs). `statisticsNote: false` leaves out the closing paragraph on how the intervals were made
+ * (for tables that follow one that has it).
+ */
+export function evaluationMarkdown(e: Pick<Evaluation, 'methods' | 'scores' | 'paired' | 'statistics'> & { images: readonly unknown[] }, unit: EvalUnit = IMAGE_UNIT, options: { statisticsNote?: boolean } = {}): string {
+  const n = e.images.length;
+  const lines = [`| metric (${n} ${n === 1 ? unit.singular : unit.plural}; 95 % intervals) | ${e.methods.join(' | ')} |`, `|---|${e.methods.map(() => '---:').join('|')}|`];
   const row = (name: string, f: (s: MethodScores) => [number, Interval], digits: number): string => `| ${name} | ${e.scores.map((s) => withInterval(...f(s), digits)).join(' | ')} |`;
   lines.push(
     row('Average Drop % (higher is better)', (s) => [s.averageDrop, s.intervals.averageDrop], 2),
@@ -239,6 +245,6 @@ export function evaluationMarkdown(e: Pick<Evaluation, 'methods' | 'scores' | 'p
     lines.push('', `| ${e.paired[0]!.reference} against | Average Drop difference [95 %] | ${e.paired[0]!.reference} less / more / equally confident | sign test p |`, '|---|---:|---:|---:|');
     for (const c of e.paired) lines.push(`| ${c.baseline} | ${withInterval(c.dropDifference, c.interval, 2)} | ${c.wins} / ${c.losses} / ${c.ties} | ${formatP(c.p)} |`);
   }
-  lines.push('', `Intervals: ${e.statistics.intervals}. Paired: ${e.statistics.paired}.`);
+  if (options.statisticsNote ?? true) lines.push('', `Intervals: ${e.statistics.intervals}. Paired: ${e.statistics.paired}.`);
   return lines.join('\n');
 }

@@ -7,7 +7,7 @@ export { ImageOcclusion } from './baselines/occlusion.js';
 export { ReprojectedCms, reprojectWithSupport, type CanonicalMapSource } from './baselines/cms.js';
 export { exposeTensors, findCamLayer, inferShaped, shapeOutputName, tensorShapes, withOutputs, type CamLayer, type ShapedTensor } from './expose.js';
 export { camLayerResolver, createMethods, DEFAULT_METHODS, METHODS, methodEntry, methodsHelp, type MethodContext, type MethodEntry } from './methods.js';
-export { evaluate, evaluateAll, evaluateItem, evaluationMarkdown, summarise, withInterval, type EvalItem, type EvalSubject, type EvalUnit, type Evaluation, type EvaluateOptions, type EvaluationStatistics, type ImageEvaluation, type MethodScores, type PairedComparison } from './evaluate.js';
+export { evaluate, evaluateAll, evaluateItem, evaluationMarkdown, IMAGE_UNIT, PAIR_UNIT, summarise, withInterval, type EvalItem, type EvalSubject, type EvalUnit, type Evaluation, type EvaluateOptions, type EvaluationStatistics, type ImageEvaluation, type MethodScores, type PairedComparison } from './evaluate.js';
 export { pearsonMasked, spearman, ssim } from './similarity.js';
 export { parameterisedLayers, randomisedModel, sanityCheck, sanityCounts, type SanitySchedule, type SanityStep } from './sanity.js';
 export { GradCam, scoreGradient } from './baselines/grad-cam.js';

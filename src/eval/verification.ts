@@ -16,7 +16,7 @@ import { fitThreshold, pairId, type Pair } from '../saliency/identity.js';
 import { cosine } from '../saliency/score.js';
 import type { ScoreSpec } from '../saliency/types.js';
 import type { SaliencyMethod } from './baselines/base.js';
-import { evaluateAll, evaluateItem, evaluationMarkdown, summarise, type EvalSubject, type EvalUnit, type Evaluation, type EvaluateOptions } from './evaluate.js';
+import { evaluateAll, evaluateItem, evaluationMarkdown, PAIR_UNIT, summarise, type EvalSubject, type Evaluation, type EvaluateOptions } from './evaluate.js';
 import { foldCms, type FoldCms } from './folds.js';
 
 /** A pair with both photos prepared and embedded once, and the model's decision on it. */
@@ -115,8 +115,6 @@ export const VERIFICATION_PHI = 'φ = max(0, c·(cos(e(I₁), e(I₂)) − τ)) 
  * Every pair's first image explained by each method, with φ the verification confidence of the
  * pair; pairs whose similarity lies exactly on τ (no decision) are skipped.
  */
-export const PAIRS: EvalUnit = { plural: 'pairs', singular: 'pair' };
-
 /** The metrics of the pairs of one decision (genuine or impostor), with their own intervals. */
 export interface DecisionSummary extends Pick<Evaluation, 'methods' | 'scores' | 'paired' | 'statistics'> {
   decision: 'genuine' | 'impostor';
@@ -133,13 +131,13 @@ export function byDecision(e: Pick<Evaluation, 'methods' | 'images' | 'statistic
   const sides = (['genuine', 'impostor'] as const).map((decision) => ({ decision, images: e.images.filter((i) => i.label === decision) }));
   if (sides.some((s) => !s.images.length)) return [];
   const bootstrap = { resamples: e.statistics.resamples, seed: e.statistics.seed, level: e.statistics.level };
-  return sides.map((s) => ({ ...s, methods: e.methods, ...summarise(e.methods, s.images, { bootstrap, unit: PAIRS, ...(e.paired[0] ? { reference: e.paired[0].reference } : {}) }) }));
+  return sides.map((s) => ({ ...s, methods: e.methods, ...summarise(e.methods, s.images, { bootstrap, unit: PAIR_UNIT, ...(e.paired[0] ? { reference: e.paired[0].reference } : {}) }) }));
 }
 
 /** The per-decision tables, each after a plain line (the HTML report shows it as it is) that says what φ is on that side. */
 export function decisionMarkdown(sides: readonly DecisionSummary[]): string {
   const what = { genuine: 'φ = cos − τ: how similar the model finds the pair', impostor: 'φ = τ − cos: how dissimilar the model finds the pair' };
-  return sides.map((s) => `${s.decision === 'genuine' ? 'Genuine' : 'Impostor'} pairs only (the model's decision on the untouched pair; ${what[s.decision]}):\n\n${evaluationMarkdown(s, 'pairs').replace(/\n\nIntervals: [^]*$/, '')}`).join('\n\n');
+  return sides.map((s) => `${s.decision === 'genuine' ? 'Genuine' : 'Impostor'} pairs only (the model's decision on the untouched pair; ${what[s.decision]}):\n\n${evaluationMarkdown(s, PAIR_UNIT, { statisticsNote: false })}`).join('\n\n');
 }
 
 export async function evaluatePairs(explainer: EvalSubject, methods: SaliencyMethod[], pairs: readonly PreparedPair[], tau: number, options: Omit<EvaluateOptions, 'scoreFor'> = {}): Promise<Evaluation & { phi: string; byDecision: DecisionSummary[] }> {
@@ -153,6 +151,6 @@ export async function evaluatePairs(explainer: EvalSubject, methods: SaliencyMet
       score, logitScore: score, explainScore: score,
     }, options);
     return { ...e, original: Math.max(0, e.original), explained: e.explained.map((v) => Math.max(0, v)) };
-  }, (p) => p.key, { ...options, unit: PAIRS });
+  }, (p) => p.key, { ...options, unit: PAIR_UNIT });
   return { ...result, phi: VERIFICATION_PHI, byDecision: byDecision(result) };
 }

@@ -271,8 +271,6 @@ function heldOutText(mode: Record<string, unknown>): string {
   return h ? `; on the ${h.pairs} held-out pairs (the ones explained) τ verifies ${(100 * h.accuracy).toFixed(0)} % (all-impostor: ${(100 * h.baseline).toFixed(0)} %)` : '';
 }
 
-/** Where relative paths of a groups CSV point: the --images folder, or a list file's folder. */
-
 const link = (href: string, text: string): string => `<a href="${escapeHtml(href)}">${escapeHtml(text)}</a>`;
 
 /** Runs every analysis and writes `options.out`; returns the index.html path and the paper.json record. */
